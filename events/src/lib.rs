@@ -1,0 +1,26 @@
+//! The append-only event log: `<data_dir>/events.db`.
+//!
+//! Every event reprise receives (Jetstream frames, fixture lines, and later backfill, gap and media-job
+//! events) becomes one row here, with the raw bytes exactly as received and a small envelope that the
+//! rest of the system can filter on without parsing the frame. The log is the only source of truth:
+//! every read model is a pure function of it.
+//!
+//! Invariants kept by this crate:
+//! - rows are never updated or deleted (SQLite triggers abort both);
+//! - `seq` is assigned here, in append order, and never reused;
+//! - a source's cursor is written in the same transaction as the events it covers;
+//! - an event whose identity the log already holds is dropped, so replays are idempotent.
+
+mod envelope;
+mod error;
+mod log;
+mod schema;
+mod upcast;
+
+pub use envelope::{Envelope, EventKind, Operation};
+pub use error::LogError;
+pub use log::{AppendOutcome, EventLog, LogReader, NewEvent, SourceCursor};
+pub use upcast::{CURRENT_EVENT_VERSION, StoredEvent};
+
+/// File name of the log inside the data directory.
+pub const LOG_FILE: &str = "events.db";

@@ -1,0 +1,300 @@
+//! Appending to and reading from the log.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use tokio::sync::watch;
+
+use crate::upcast::{COLUMNS, CURRENT_EVENT_VERSION, StoredEvent, decode};
+use crate::{Envelope, EventKind, LogError, schema};
+
+/// An event on its way into the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvent {
+    pub envelope: Envelope,
+    /// The frame exactly as received.
+    pub frame: Vec<u8>,
+    /// Where in its source this event was (Jetstream `time_us`, a v2 `seq`, a fixture line number).
+    pub source_cursor: Option<i64>,
+    /// When reprise received it, unix microseconds.
+    pub received_at_us: i64,
+}
+
+/// How far a source has been read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceCursor {
+    pub source: String,
+    pub cursor: i64,
+    /// The log's head when the cursor was stored.
+    pub last_seq: i64,
+    pub updated_at_us: i64,
+}
+
+/// What one append did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AppendOutcome {
+    pub appended: usize,
+    /// Events the log already held, dropped.
+    pub duplicates: usize,
+    /// The log's head after the append.
+    pub head: i64,
+}
+
+/// The single writer of the log. Appends happen in batches, one transaction each.
+#[derive(Debug)]
+pub struct EventLog {
+    conn: Connection,
+    path: PathBuf,
+    head: watch::Sender<i64>,
+    poisoned: Option<String>,
+}
+
+impl EventLog {
+    /// Opens `<data_dir>/events.db`, creating the directory and file if needed.
+    pub fn open(data_dir: &Path) -> Result<Self, LogError> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|source| LogError::Io { path: data_dir.to_owned(), source })?;
+        Self::open_file(&data_dir.join(crate::LOG_FILE))
+    }
+
+    pub fn open_file(path: &Path) -> Result<Self, LogError> {
+        let conn = schema::open(path)?;
+        let head = max_seq(&conn)?;
+        Ok(EventLog { conn, path: path.to_owned(), head: watch::Sender::new(head), poisoned: None })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends a batch in one transaction, dropping events the log already holds, and stores `cursor`
+    /// as `source`'s position in the same transaction. Readers are woken once the batch is durable.
+    pub fn append(
+        &mut self,
+        source: &str,
+        events: &[NewEvent],
+        cursor: Option<i64>,
+    ) -> Result<AppendOutcome, LogError> {
+        if let Some(reason) = &self.poisoned {
+            return Err(LogError::Poisoned(reason.clone()));
+        }
+        let result = append_in_tx(&mut self.conn, source, events, cursor);
+        match result {
+            Ok(outcome) => {
+                if outcome.appended > 0 {
+                    self.head.send_replace(outcome.head);
+                }
+                Ok(outcome)
+            }
+            // After a failed commit the state of the file is uncertain (fsync errors are not retryable),
+            // so this handle stops writing; reopening re-reads what actually reached the disk.
+            Err(e) => {
+                self.poisoned = Some(e.to_string());
+                Err(e)
+            }
+        }
+    }
+
+    pub fn cursor(&self, source: &str) -> Result<Option<SourceCursor>, LogError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT source, cursor, last_seq, updated_at_us FROM source_cursors WHERE source = ?1",
+            )?
+            .query_row([source], cursor_row)
+            .optional()?)
+    }
+
+    pub fn cursors(&self) -> Result<Vec<SourceCursor>, LogError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT source, cursor, last_seq, updated_at_us FROM source_cursors ORDER BY source",
+        )?;
+        let rows = stmt.query_map([], cursor_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The highest seq in the log (0 when empty).
+    pub fn head(&self) -> i64 {
+        *self.head.borrow()
+    }
+
+    /// A receiver that changes whenever the head moves: readers wait on it instead of polling.
+    pub fn subscribe(&self) -> watch::Receiver<i64> {
+        self.head.subscribe()
+    }
+
+    /// A separate read-only connection for a reader in another thread.
+    pub fn reader(&self) -> Result<LogReader, LogError> {
+        LogReader::open_file(&self.path)
+    }
+}
+
+fn cursor_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SourceCursor> {
+    Ok(SourceCursor { source: r.get(0)?, cursor: r.get(1)?, last_seq: r.get(2)?, updated_at_us: r.get(3)? })
+}
+
+fn max_seq(conn: &Connection) -> Result<i64, LogError> {
+    Ok(conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))?)
+}
+
+fn append_in_tx(
+    conn: &mut Connection,
+    source: &str,
+    events: &[NewEvent],
+    cursor: Option<i64>,
+) -> Result<AppendOutcome, LogError> {
+    let tx = conn.transaction()?;
+    let mut outcome = AppendOutcome::default();
+    {
+        let mut exists = tx.prepare_cached(
+            "SELECT 1 FROM events WHERE identity = ?1 AND kind = ?2
+               AND did IS ?3 AND collection IS ?4 AND rkey IS ?5 AND rev IS ?6 AND operation IS ?7
+               AND cid IS ?8 AND upstream_seq IS ?9
+               AND (kind <> 'rejected' OR (source = ?10 AND source_cursor IS ?11 AND frame = ?12))
+             LIMIT 1",
+        )?;
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO events (schema_version, received_at_us, source, source_cursor, kind, did,
+                collection, rkey, operation, rev, cid, event_time_us, upstream_seq, reject_reason,
+                identity, frame)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+        )?;
+        for ev in events {
+            let env = &ev.envelope;
+            let identity = env.identity_hash(source, ev.source_cursor, &ev.frame);
+            let kind = env.kind().as_str();
+            let op = env.operation.map(|o| o.as_str());
+            let duplicate = exists
+                .query_row(
+                    params![
+                        identity,
+                        kind,
+                        env.did,
+                        env.collection,
+                        env.rkey,
+                        env.rev,
+                        op,
+                        env.cid,
+                        env.upstream_seq,
+                        source,
+                        ev.source_cursor,
+                        ev.frame
+                    ],
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some();
+            if duplicate {
+                outcome.duplicates += 1;
+                continue;
+            }
+            insert.execute(params![
+                CURRENT_EVENT_VERSION,
+                ev.received_at_us,
+                source,
+                ev.source_cursor,
+                kind,
+                env.did,
+                env.collection,
+                env.rkey,
+                op,
+                env.rev,
+                env.cid,
+                env.event_time_us,
+                env.upstream_seq,
+                if env.kind() == EventKind::Rejected { env.reject_reason.as_deref() } else { None },
+                identity,
+                ev.frame
+            ])?;
+            outcome.appended += 1;
+        }
+    }
+    outcome.head = max_seq(&tx)?;
+    if let Some(cursor) = cursor {
+        let now = events.last().map(|e| e.received_at_us).unwrap_or_default();
+        tx.prepare_cached(
+            "INSERT INTO source_cursors (source, cursor, last_seq, updated_at_us) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(source) DO UPDATE SET cursor = excluded.cursor, last_seq = excluded.last_seq,
+                updated_at_us = excluded.updated_at_us",
+        )?
+        .execute(params![source, cursor, outcome.head, now])?;
+    }
+    tx.commit()?;
+    Ok(outcome)
+}
+
+/// A read-only view of the log, for the projector, the API and researchers' tools.
+#[derive(Debug)]
+pub struct LogReader {
+    conn: Connection,
+}
+
+impl LogReader {
+    pub fn open(data_dir: &Path) -> Result<Self, LogError> {
+        Self::open_file(&data_dir.join(crate::LOG_FILE))
+    }
+
+    pub fn open_file(path: &Path) -> Result<Self, LogError> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+        )?;
+        conn.execute_batch("PRAGMA busy_timeout = 5000; PRAGMA cache_size = -16384;")?;
+        Ok(LogReader { conn })
+    }
+
+    /// Up to `limit` events with `seq > after`, in seq order.
+    pub fn read_after(&self, after: i64, limit: usize) -> Result<Vec<StoredEvent>, LogError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!("SELECT {COLUMNS} FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2"))?;
+        let mut rows = stmt.query(params![after, limit as i64])?;
+        let mut out = Vec::with_capacity(limit.min(4096));
+        while let Some(row) = rows.next()? {
+            out.push(decode(row)?);
+        }
+        Ok(out)
+    }
+
+    /// Events `after < seq <= until`, at most `limit`.
+    pub fn read_range(&self, after: i64, until: i64, limit: usize) -> Result<Vec<StoredEvent>, LogError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM events WHERE seq > ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3"
+        ))?;
+        let mut rows = stmt.query(params![after, until, limit as i64])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(decode(row)?);
+        }
+        Ok(out)
+    }
+
+    pub fn head(&self) -> Result<i64, LogError> {
+        max_seq(&self.conn)
+    }
+
+    /// The highest seq received at or before `time_us` (0 when none): for "as of" rebuilds.
+    pub fn seq_at_time(&self, time_us: i64) -> Result<i64, LogError> {
+        // received_at_us grows with seq except across clock steps, so scan rather than binary-search.
+        Ok(self.conn.query_row(
+            "SELECT COALESCE(MAX(seq), 0) FROM events WHERE received_at_us <= ?1",
+            [time_us],
+            |r| r.get(0),
+        )?)
+    }
+
+    pub fn count_by_kind(&self) -> Result<Vec<(String, i64)>, LogError> {
+        let mut stmt =
+            self.conn.prepare_cached("SELECT kind, COUNT(*) FROM events GROUP BY kind ORDER BY kind")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn cursors(&self) -> Result<Vec<SourceCursor>, LogError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT source, cursor, last_seq, updated_at_us FROM source_cursors ORDER BY source",
+        )?;
+        let rows = stmt.query_map([], cursor_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}

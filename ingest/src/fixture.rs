@@ -1,0 +1,114 @@
+//! `reprise ingest --fixture FILE.jsonl`: Jetstream v1 frames, one per line, into the log.
+//!
+//! The whole file is read every time and the log drops what it already holds, so ingesting a file
+//! twice, or again after a crash, adds nothing the second time. The source is named after the file,
+//! and the line number is its cursor.
+
+use std::fs::File;
+use std::io::BufReader;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use reprise_events::{Envelope, EventLog, NewEvent};
+
+use crate::lines::{CappedLine, read_capped};
+use crate::{IngestError, decode_v1, now_us};
+
+#[derive(Debug, Clone)]
+pub struct FixtureOptions {
+    /// Events per log transaction.
+    pub batch_size: usize,
+    /// Longer lines are kept only up to this many bytes and rejected as oversized.
+    pub max_frame_bytes: usize,
+}
+
+impl Default for FixtureOptions {
+    fn default() -> Self {
+        FixtureOptions { batch_size: 1000, max_frame_bytes: 4 << 20 }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FixtureReport {
+    pub source: String,
+    pub lines: u64,
+    pub appended: u64,
+    pub duplicates: u64,
+    pub rejected: u64,
+    /// Stopped early because shutdown was requested (after finishing the current batch).
+    pub interrupted: bool,
+}
+
+/// The log source name for a fixture file.
+pub fn fixture_source(path: &Path) -> String {
+    let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_else(|| path.to_string_lossy());
+    format!("fixture:{name}")
+}
+
+/// Appends every line of `path` to `log`. Checks `stop` between batches.
+pub fn ingest_fixture(
+    log: &mut EventLog,
+    path: &Path,
+    opts: &FixtureOptions,
+    stop: &AtomicBool,
+) -> Result<FixtureReport, IngestError> {
+    let read_err = |source| IngestError::Read { path: path.to_owned(), source };
+    let mut reader = BufReader::with_capacity(1 << 20, File::open(path).map_err(read_err)?);
+    let mut report = FixtureReport { source: fixture_source(path), ..Default::default() };
+    let mut batch = Vec::with_capacity(opts.batch_size);
+    let mut line = CappedLine::default();
+    let batch_size = opts.batch_size.max(1);
+    while read_capped(&mut reader, &mut line, opts.max_frame_bytes).map_err(read_err)? {
+        report.lines += 1;
+        let event = to_event(&line, report.lines as i64, opts.max_frame_bytes);
+        if event.envelope.reject_reason.is_some() {
+            report.rejected += 1;
+        }
+        batch.push(event);
+        if batch.len() >= batch_size {
+            flush(log, &mut report, &mut batch)?;
+            if stop.load(Ordering::Relaxed) {
+                report.interrupted = true;
+                return Ok(report);
+            }
+        }
+    }
+    flush(log, &mut report, &mut batch)?;
+    Ok(report)
+}
+
+fn to_event(line: &CappedLine, line_no: i64, max: usize) -> NewEvent {
+    let envelope = if line.truncated() {
+        Envelope::rejected(format!(
+            "frame of {} bytes exceeds the {max}-byte limit; its first {max} bytes are kept",
+            line.full_len
+        ))
+    } else if line.bytes.iter().all(u8::is_ascii_whitespace) {
+        Envelope::rejected("empty line")
+    } else {
+        let mut decoded = decode_v1(&line.bytes).envelope;
+        if line.unterminated && decoded.reject_reason.is_some() {
+            let reason = decoded.reject_reason.take().unwrap_or_default();
+            decoded.reject_reason = Some(format!("torn final line (no newline): {reason}"));
+        }
+        decoded
+    };
+    NewEvent { envelope, frame: line.bytes.clone(), source_cursor: Some(line_no), received_at_us: now_us() }
+}
+
+fn flush(
+    log: &mut EventLog,
+    report: &mut FixtureReport,
+    batch: &mut Vec<NewEvent>,
+) -> Result<(), IngestError> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let cursor = batch.last().and_then(|e| e.source_cursor);
+    let out = log.append(&report.source, batch, cursor)?;
+    report.appended += out.appended as u64;
+    report.duplicates += out.duplicates as u64;
+    tracing::debug!(source = %report.source, appended = out.appended, duplicates = out.duplicates, head = out.head, "appended batch");
+    batch.clear();
+    Ok(())
+}

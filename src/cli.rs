@@ -1,0 +1,59 @@
+//! Command-line arguments, parsed raw here and validated once in `main`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "reprise", version, about = "An AppView for music on the AT Protocol")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// A config.toml whose keys override the built-in defaults.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Where events.db and views.db live (config key `data_dir`).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Address the API listens on (config key `api.listen`).
+    #[arg(long, global = true, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Log JSON lines instead of readable text (config key `log.format`).
+    #[arg(long, global = true)]
+    pub log_json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Ingest, project and serve in one process.
+    Run {
+        /// Read Jetstream v1 frames from this file instead of the network, then keep serving.
+        #[arg(long, value_name = "FILE.jsonl")]
+        fixture: Option<PathBuf>,
+    },
+    /// Serve the read models that already exist; ingest nothing.
+    Serve,
+    /// Append a file of Jetstream v1 frames to the log and exit.
+    Ingest {
+        #[arg(long, value_name = "FILE.jsonl")]
+        fixture: PathBuf,
+    },
+    /// Apply pending log events to the read models and exit.
+    Project,
+    /// Replay the whole log into fresh read models.
+    Rebuild {
+        /// Stop at this seq, or at the last event received at or before this RFC 3339 time.
+        #[arg(long, value_name = "SEQ|TIME")]
+        until: Option<String>,
+        /// Write views.db into this directory instead of replacing the data directory's.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+}

@@ -1,0 +1,85 @@
+//! One function per subcommand. Offline commands are synchronous; `run` and `serve` start tokio.
+
+mod run;
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+
+use anyhow::{Context, bail};
+use reprise_events::{EventLog, LogReader};
+use reprise_ingest::{FixtureOptions, ingest_fixture};
+use reprise_projector::{Projector, VIEWS_FILE, rebuild};
+use serde_json::json;
+
+use crate::cli::Command;
+use crate::config::Config;
+
+pub fn dispatch(command: Command, config: Config) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Run { fixture } => run::run(config, fixture)?,
+        Command::Serve => run::serve(config)?,
+        Command::Ingest { fixture } => ingest(&config, &fixture)?,
+        Command::Project => project(&config)?,
+        Command::Rebuild { until, out } => rebuild_cmd(&config, until.as_deref(), out.as_deref())?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn fixture_options(config: &Config) -> FixtureOptions {
+    FixtureOptions { batch_size: config.ingest.batch_size, max_frame_bytes: config.ingest.max_frame_bytes }
+}
+
+fn ingest(config: &Config, fixture: &Path) -> anyhow::Result<()> {
+    let mut log = EventLog::open(&config.data_dir)?;
+    let stop = AtomicBool::new(false);
+    let r = ingest_fixture(&mut log, fixture, &fixture_options(config), &stop)?;
+    tracing::info!(source = %r.source, lines = r.lines, appended = r.appended, duplicates = r.duplicates, rejected = r.rejected, "fixture ingested");
+    println!(
+        "{}",
+        json!({"source": r.source, "lines": r.lines, "appended": r.appended, "duplicates": r.duplicates,
+               "rejected": r.rejected, "head": log.head()})
+    );
+    Ok(())
+}
+
+fn project(config: &Config) -> anyhow::Result<()> {
+    let mut projector = Projector::open(&config.data_dir, config.projector.batch_size)?;
+    let r = projector.catch_up(None)?;
+    println!(
+        "{}",
+        json!({"events": r.events, "applied": r.applied, "ignored": r.ignored, "checkpoint": r.checkpoint})
+    );
+    Ok(())
+}
+
+fn rebuild_cmd(config: &Config, until: Option<&str>, out: Option<&Path>) -> anyhow::Result<()> {
+    if !config.data_dir.join(reprise_events::LOG_FILE).exists() {
+        bail!("no event log in {}: nothing to rebuild", config.data_dir.display());
+    }
+    let until = match until {
+        None => None,
+        Some(raw) => Some(until_seq(&config.data_dir, raw)?),
+    };
+    let out = out.unwrap_or(&config.data_dir).join(VIEWS_FILE);
+    let r = rebuild(&config.data_dir, &out, until)?;
+    println!(
+        "{}",
+        json!({"out": r.out, "events": r.report.events, "applied": r.report.applied,
+               "checkpoint": r.report.checkpoint})
+    );
+    Ok(())
+}
+
+/// `--until` is a seq (an integer) or an RFC 3339 time, meaning the last event received by then.
+fn until_seq(data_dir: &Path, raw: &str) -> anyhow::Result<i64> {
+    if let Ok(seq) = raw.parse::<i64>() {
+        if seq < 0 {
+            bail!("--until {raw}: a seq cannot be negative");
+        }
+        return Ok(seq);
+    }
+    let t: jiff::Timestamp =
+        raw.parse().with_context(|| format!("--until {raw:?} is neither a seq nor an RFC 3339 time"))?;
+    Ok(LogReader::open(data_dir)?.seq_at_time(t.as_microsecond())?)
+}

@@ -1,0 +1,146 @@
+//! `reprise run` and `reprise serve`: the long-running stages in one process, and their shutdown.
+//!
+//! Stages meet through the log: ingest appends and moves the head; the projector waits on the head,
+//! applies, and checkpoints; the API reads `views.db`. On SIGINT or SIGTERM every stage finishes its
+//! current batch, the API finishes in-flight requests, and the process exits 0.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::{Context, bail};
+use reprise_events::EventLog;
+use reprise_projector::{Projector, VIEWS_FILE};
+use reprise_query_api::AppState;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::config::Config;
+
+pub fn run(config: Config, fixture: Option<PathBuf>) -> anyhow::Result<()> {
+    runtime()?.block_on(async move {
+        let log = EventLog::open(&config.data_dir)?;
+        let projector = Projector::open(&config.data_dir, config.projector.batch_size)?;
+        let api = AppState::open(config.data_dir.join(VIEWS_FILE))?;
+        let listener = bind(&config).await?;
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let stop_flag = Arc::new(AtomicBool::new(false));
+
+        let head = log.subscribe();
+        let ingest = {
+            let stop_flag = stop_flag.clone();
+            let opts = super::fixture_options(&config);
+            tokio::task::spawn_blocking(move || -> anyhow::Result<EventLog> {
+                let mut log = log;
+                match fixture {
+                    Some(path) => {
+                        let r = reprise_ingest::ingest_fixture(&mut log, &path, &opts, &stop_flag)?;
+                        tracing::info!(source = %r.source, lines = r.lines, appended = r.appended, duplicates = r.duplicates, rejected = r.rejected, interrupted = r.interrupted, "fixture ingested; still serving");
+                    }
+                    None => tracing::warn!(
+                        "no --fixture given and live Jetstream ingest is not built yet: serving the existing log"
+                    ),
+                }
+                Ok(log)
+            })
+        };
+        let projecting = tokio::spawn(project_loop(projector, head, stop_rx.clone()));
+        let serving = tokio::spawn(reprise_query_api::serve(listener, api, stopped(stop_rx.clone())));
+
+        shutdown_signal().await?;
+        tracing::info!("shutting down: finishing the current batches");
+        stop_flag.store(true, Ordering::Relaxed);
+        let _ = stop_tx.send(true);
+        // The log must outlive ingest's last batch; keep it until the projector has seen that batch.
+        let _log = ingest.await.context("ingest task")??;
+        projecting.await.context("projector task")??;
+        serving.await.context("api task")??;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+pub fn serve(config: Config) -> anyhow::Result<()> {
+    let views = config.data_dir.join(VIEWS_FILE);
+    if !views.exists() {
+        bail!("no read models at {}: run `reprise project` or `reprise run` first", views.display());
+    }
+    runtime()?.block_on(async move {
+        let api = AppState::open(views)?;
+        let listener = bind(&config).await?;
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let serving = tokio::spawn(reprise_query_api::serve(listener, api, stopped(stop_rx)));
+        shutdown_signal().await?;
+        let _ = stop_tx.send(true);
+        serving.await.context("api task")??;
+        Ok(())
+    })
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+async fn bind(config: &Config) -> anyhow::Result<TcpListener> {
+    let listener = TcpListener::bind(config.api.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (config key `api.listen`)", config.api.listen))?;
+    // Tests and scripts read this line to learn the port when listening on :0.
+    tracing::info!(addr = %listener.local_addr()?, "listening");
+    Ok(listener)
+}
+
+/// Applies batches as the log grows; checks for shutdown between batches.
+async fn project_loop(
+    mut projector: Projector,
+    mut head: watch::Receiver<i64>,
+    mut stop: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    loop {
+        head.borrow_and_update();
+        loop {
+            if *stop.borrow() {
+                return Ok(());
+            }
+            let (p, report) = tokio::task::spawn_blocking(move || {
+                let r = projector.apply_batch(None);
+                (projector, r)
+            })
+            .await?;
+            projector = p;
+            let report = report?;
+            if report.events == 0 {
+                break;
+            }
+            tracing::debug!(
+                events = report.events,
+                applied = report.applied,
+                checkpoint = report.checkpoint,
+                "projected batch"
+            );
+        }
+        let log_closed = tokio::select! {
+            changed = head.changed() => changed.is_err(),
+            _ = stop.wait_for(|s| *s) => return Ok(()),
+        };
+        if log_closed {
+            // Ingest finished and dropped the log: nothing more will arrive, so just wait to stop.
+            let _ = stop.wait_for(|s| *s).await;
+            return Ok(());
+        }
+    }
+}
+
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+async fn shutdown_signal() -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r?,
+        _ = term.recv() => {}
+    }
+    Ok(())
+}

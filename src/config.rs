@@ -1,0 +1,253 @@
+//! Configuration: the embedded defaults (config.toml), then a file, then `REPRISE_*` variables, then
+//! flags. Read once here, validated, and handed to each stage as a small struct.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+use toml::{Table, Value};
+
+/// The documented defaults, compiled in so the binary runs with no file at all.
+pub const DEFAULTS: &str = include_str!("../config.toml");
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub api: ApiConfig,
+    pub ingest: IngestConfig,
+    pub projector: ProjectorConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiConfig {
+    pub listen: SocketAddr,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestConfig {
+    pub batch_size: usize,
+    pub max_frame_bytes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectorConfig {
+    pub batch_size: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Overrides from flags, applied last.
+#[derive(Debug, Clone, Default)]
+pub struct FlagOverrides {
+    pub data_dir: Option<PathBuf>,
+    pub listen: Option<SocketAddr>,
+    pub log_json: bool,
+}
+
+/// Builds the configuration from the defaults, an optional file, the environment and flags.
+pub fn load(
+    file: Option<&std::path::Path>,
+    env: impl IntoIterator<Item = (String, String)>,
+    flags: &FlagOverrides,
+) -> anyhow::Result<Config> {
+    let mut table: Table = DEFAULTS.parse().context("embedded config.toml")?;
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config {}", path.display()))?;
+        let user: Table =
+            text.parse().with_context(|| format!("config {} is not valid TOML", path.display()))?;
+        merge(&mut table, user, "")?;
+    }
+    let mut vars: Vec<_> = env.into_iter().filter(|(k, _)| k.starts_with("REPRISE_")).collect();
+    vars.sort();
+    for (name, value) in vars {
+        apply_env(&mut table, &name, &value)?;
+    }
+    let mut config = parse(table)?;
+    if let Some(dir) = &flags.data_dir {
+        config.data_dir = dir.clone();
+    }
+    if let Some(listen) = flags.listen {
+        config.api.listen = listen;
+    }
+    if flags.log_json {
+        config.log.format = LogFormat::Json;
+    }
+    validate(&config)?;
+    Ok(config)
+}
+
+/// Merges `user` into `base`; every key must already exist in the defaults with the same type.
+fn merge(base: &mut Table, user: Table, prefix: &str) -> anyhow::Result<()> {
+    for (key, value) in user {
+        let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+        match (base.get_mut(&key), value) {
+            (None, _) => bail!("unknown configuration key `{path}`"),
+            (Some(Value::Table(b)), Value::Table(u)) => merge(b, u, &path)?,
+            (Some(Value::Table(_)), _) => bail!("configuration key `{path}` must be a table"),
+            (Some(slot), value) => {
+                if slot.type_str() != value.type_str() {
+                    bail!(
+                        "configuration key `{path}` must be a {}, got a {}",
+                        slot.type_str(),
+                        value.type_str()
+                    );
+                }
+                *slot = value;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `REPRISE_API__LISTEN=...` sets `api.listen`; the value is read as the default's type.
+fn apply_env(table: &mut Table, name: &str, raw: &str) -> anyhow::Result<()> {
+    let path: Vec<String> = name["REPRISE_".len()..].split("__").map(str::to_lowercase).collect();
+    let dotted = path.join(".");
+    let unknown = || anyhow::anyhow!("{name}: unknown configuration key `{dotted}`");
+    let (last, sections) = path.split_last().ok_or_else(unknown)?;
+    let mut node = table;
+    for part in sections {
+        node = match node.get_mut(part) {
+            Some(Value::Table(t)) => t,
+            _ => return Err(unknown()),
+        };
+    }
+    let slot = node.get_mut(last).ok_or_else(unknown)?;
+    *slot = match slot {
+        Value::Table(_) => return Err(unknown()),
+        Value::Integer(_) => Value::Integer(raw.trim().parse().with_context(|| {
+            format!("{name}: configuration key `{dotted}` must be an integer, got {raw:?}")
+        })?),
+        Value::Boolean(_) => Value::Boolean(raw.trim().parse().with_context(|| {
+            format!("{name}: configuration key `{dotted}` must be true or false, got {raw:?}")
+        })?),
+        _ => Value::String(raw.to_owned()),
+    };
+    Ok(())
+}
+
+fn parse(table: Table) -> anyhow::Result<Config> {
+    // Deserialize section by section so an error names the key it is about.
+    let get = |key: &str| table.get(key).cloned().unwrap_or(Value::Table(Table::new()));
+    fn section<T: serde::de::DeserializeOwned>(name: &str, v: Value) -> anyhow::Result<T> {
+        v.try_into().map_err(|e: toml::de::Error| anyhow::anyhow!("configuration `{name}`: {}", e.message()))
+    }
+    Ok(Config {
+        data_dir: section("data_dir", get("data_dir"))?,
+        api: section("api", get("api"))?,
+        ingest: section("ingest", get("ingest"))?,
+        projector: section("projector", get("projector"))?,
+        log: section("log", get("log"))?,
+    })
+}
+
+fn validate(c: &Config) -> anyhow::Result<()> {
+    if c.data_dir.as_os_str().is_empty() {
+        bail!("configuration key `data_dir` must not be empty");
+    }
+    for (key, value, max) in [
+        ("ingest.batch_size", c.ingest.batch_size, 100_000),
+        ("projector.batch_size", c.projector.batch_size, 100_000),
+        ("ingest.max_frame_bytes", c.ingest.max_frame_bytes, 64 << 20),
+    ] {
+        if value == 0 || value > max {
+            bail!("configuration key `{key}` must be from 1 to {max}, got {value}");
+        }
+    }
+    tracing_subscriber::EnvFilter::try_new(&c.log.level)
+        .map_err(|e| anyhow::anyhow!("configuration key `log.level` is not a valid filter: {e}"))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    fn err(file: Option<&str>, vars: &[(&str, &str)]) -> String {
+        let dir = tempfile_dir();
+        let path = dir.join("c.toml");
+        if let Some(text) = file {
+            std::fs::write(&path, text).unwrap();
+        }
+        let r = load(file.map(|_| path.as_path()), env(vars), &FlagOverrides::default());
+        format!("{:#}", r.unwrap_err())
+    }
+
+    fn tempfile_dir() -> PathBuf {
+        let d = std::env::temp_dir().join(format!(
+            "reprise-config-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn defaults_load_and_layers_apply_in_order() {
+        let c = load(None, env(&[]), &FlagOverrides::default()).unwrap();
+        assert_eq!(c.api.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.ingest.batch_size, 1000);
+        let c = load(
+            None,
+            env(&[
+                ("REPRISE_API__LISTEN", "127.0.0.1:9"),
+                ("REPRISE_INGEST__BATCH_SIZE", "10"),
+                ("HOME", "/x"),
+            ]),
+            &FlagOverrides::default(),
+        )
+        .unwrap();
+        assert_eq!((c.api.listen.port(), c.ingest.batch_size), (9, 10));
+        let flags = FlagOverrides {
+            listen: Some("127.0.0.1:7".parse().unwrap()),
+            log_json: true,
+            ..Default::default()
+        };
+        let c = load(None, env(&[("REPRISE_API__LISTEN", "127.0.0.1:9")]), &flags).unwrap();
+        assert_eq!((c.api.listen.port(), c.log.format), (7, LogFormat::Json));
+    }
+
+    #[test]
+    fn bad_configuration_names_the_key() {
+        for (file, vars, expected) in [
+            (None, vec![("REPRISE_API__LISTN", "x")], "`api.listn`"),
+            (None, vec![("REPRISE_API__LISTEN", "nowhere")], "configuration `api`"),
+            (None, vec![("REPRISE_INGEST__BATCH_SIZE", "lots")], "`ingest.batch_size` must be an integer"),
+            (None, vec![("REPRISE_INGEST__BATCH_SIZE", "0")], "`ingest.batch_size` must be from 1"),
+            (None, vec![("REPRISE_LOG__FORMAT", "xml")], "configuration `log`"),
+            (None, vec![("REPRISE_LOG__LEVEL", "[[[")], "`log.level`"),
+            (None, vec![("REPRISE_API", "x")], "`api`"),
+            (Some("[api]\nlisten = 5\n"), vec![], "`api.listen` must be a string"),
+            (Some("[apii]\n"), vec![], "unknown configuration key `apii`"),
+            (Some("data_dir = \"\"\n"), vec![], "`data_dir` must not be empty"),
+            (Some("this is not toml"), vec![], "not valid TOML"),
+        ] {
+            let got = err(file, &vars);
+            assert!(got.contains(expected), "{file:?} {vars:?}\n  expected {expected:?}\n  got {got:?}");
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! Test and benchmark support: Jetstream v1 frames built by hand or generated in bulk.
+//!
+//! Everything here is deterministic (a seeded generator, no clock), so a failing test or a benchmark
+//! fixture can be reproduced exactly.
+
+mod frames;
+mod generate;
+mod ids;
+
+pub use frames::{FrameBuilder, account, identity};
+pub use generate::{GenerateReport, Mix, generate};
+pub use ids::{Rng, did, fake_cid, tid};
