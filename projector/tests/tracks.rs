@@ -3,9 +3,9 @@
 mod support;
 
 use reprise_projector::{VIEWS_FILE, rebuild};
-use reprise_testkit::{FrameBuilder, Mix, Rng, generate};
+use reprise_testkit::{FrameBuilder, Mix, Rng, dump_views as dump, generate};
 use serde_json::json;
-use support::{World, dump};
+use support::World;
 
 const DID: &str = "did:plc:mcc5yghbk7tixqryac2yxku7";
 const T1: &str = "2026-05-01T10:00:00.000Z";

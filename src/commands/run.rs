@@ -98,6 +98,7 @@ async fn project_loop(
 ) -> anyhow::Result<()> {
     loop {
         head.borrow_and_update();
+        let mut applied_any = false;
         loop {
             if *stop.borrow() {
                 return Ok(());
@@ -110,8 +111,13 @@ async fn project_loop(
             projector = p;
             let report = report?;
             if report.events == 0 {
+                if applied_any {
+                    // Tests and operators wait for this line: the read models now reflect the log.
+                    tracing::info!(checkpoint = report.checkpoint, "projector caught up");
+                }
                 break;
             }
+            applied_any = true;
             tracing::debug!(
                 events = report.events,
                 applied = report.applied,

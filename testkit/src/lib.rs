@@ -3,10 +3,12 @@
 //! Everything here is deterministic (a seeded generator, no clock), so a failing test or a benchmark
 //! fixture can be reproduced exactly.
 
+mod dump;
 mod frames;
 mod generate;
 mod ids;
 
+pub use dump::dump_views;
 pub use frames::{FrameBuilder, account, identity};
 pub use generate::{GenerateReport, Mix, generate};
 pub use ids::{Rng, did, fake_cid, tid};

@@ -1,7 +1,5 @@
 //! Given/when/then helpers: frames into a real log, the projector over it, and a readable dump.
 
-use std::path::Path;
-
 use reprise_events::{EventLog, NewEvent};
 use reprise_projector::{Projector, VIEWS_FILE};
 
@@ -46,20 +44,4 @@ impl World {
         let mut stmt = conn.prepare("SELECT rkey, title FROM tracks ORDER BY rkey").unwrap();
         stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect()
     }
-}
-
-/// Every row of every read-model table, as text, in key order: two equal dumps mean equal models.
-pub fn dump(views: &Path) -> String {
-    let conn = rusqlite::Connection::open(views).unwrap();
-    let mut out = String::new();
-    for (table, key) in [("checkpoint", "id"), ("record_heads", "uri"), ("tracks", "uri")] {
-        let mut stmt = conn.prepare(&format!("SELECT * FROM {table} ORDER BY {key}")).unwrap();
-        let n = stmt.column_count();
-        let mut rows = stmt.query([]).unwrap();
-        while let Some(r) = rows.next().unwrap() {
-            let cells: Vec<String> = (0..n).map(|i| format!("{:?}", r.get_ref(i).unwrap())).collect();
-            out.push_str(&format!("{table}: {}\n", cells.join(" | ")));
-        }
-    }
-    out
 }

@@ -1,0 +1,126 @@
+//! Running the real `reprise` binary: commands, a server on 127.0.0.1:0, and its JSON log lines.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Lines};
+use std::path::Path;
+use std::process::{Child, ChildStderr, Command, Output, Stdio};
+
+/// `reprise` with a data dir and no inherited REPRISE_* configuration.
+pub fn reprise(data_dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_reprise"));
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("REPRISE_") || k == "RUST_LOG") {
+        cmd.env_remove(k);
+    }
+    cmd.arg("--data-dir").arg(data_dir).arg("--log-json");
+    cmd
+}
+
+/// Runs to completion, asserts success, and parses the JSON summary it prints.
+pub fn ok_json(cmd: &mut Command) -> serde_json::Value {
+    let out: Output = cmd.output().expect("spawn reprise");
+    assert!(out.status.success(), "{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+/// A child process whose stderr (JSON log lines) the test reads to know what it has done.
+pub struct Running {
+    pub child: Child,
+    lines: Lines<BufReader<ChildStderr>>,
+    pub seen: Vec<serde_json::Value>,
+}
+
+impl Running {
+    pub fn spawn(cmd: &mut Command) -> Self {
+        let mut child = cmd.stderr(Stdio::piped()).stdout(Stdio::null()).spawn().expect("spawn reprise");
+        let lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        Running { child, lines, seen: Vec::new() }
+    }
+
+    /// Reads log lines until one satisfies `pred`; panics if the process exits first.
+    pub fn wait_for(&mut self, what: &str, pred: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+        for line in self.lines.by_ref() {
+            let line = line.expect("read stderr");
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
+            self.seen.push(v.clone());
+            if pred(&v) {
+                return v;
+            }
+        }
+        panic!("reprise exited before {what}; log: {:#?}", self.seen)
+    }
+
+    /// The address from the "listening" line.
+    pub fn wait_listening(&mut self) -> String {
+        let v = self.wait_for("listening", |v| message(v) == "listening");
+        v["fields"]["addr"].as_str().unwrap().to_owned()
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let status = Command::new("kill").arg(format!("-{sig}")).arg(self.child.id().to_string()).status().unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn message(v: &serde_json::Value) -> &str {
+    v["fields"]["message"].as_str().unwrap_or("")
+}
+
+/// A minimal HTTP/1.1 GET over a std TcpStream: status and JSON body.
+pub fn get(addr: &str, path: &str) -> (u16, serde_json::Value) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8_lossy(&raw);
+    let (head, body) = text.split_once("\r\n\r\n").expect("http response");
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_owned() };
+    (status, serde_json::from_str(&body).unwrap_or(serde_json::Value::Null))
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        body = &rest[n + 2..];
+    }
+    out
+}
+
+/// Writes a generated fixture of `events` lines and returns its path.
+pub fn generated_fixture(dir: &Path, events: u64, seed: u64) -> std::path::PathBuf {
+    let path = dir.join(format!("generated-{seed}.jsonl"));
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    reprise_testkit::generate(&mut f, events, 200, seed, &reprise_testkit::Mix::default()).unwrap();
+    std::io::Write::flush(&mut f).unwrap();
+    path
+}
+
+/// The log's rows (everything but receive time) in seq order, for comparing two logs.
+pub fn log_rows(data_dir: &Path) -> Vec<String> {
+    let conn = rusqlite::Connection::open(data_dir.join("events.db")).unwrap();
+    let mut stmt = conn
+        .prepare(
+            "SELECT seq, source, source_cursor, kind, did, collection, rkey, operation, rev, cid, upstream_seq,
+                    reject_reason, hex(frame) FROM events ORDER BY seq",
+        )
+        .unwrap();
+    let n = stmt.column_count();
+    stmt.query_map([], |r| Ok((0..n).map(|i| format!("{:?}", r.get_ref(i).unwrap())).collect::<Vec<_>>().join("|")))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
