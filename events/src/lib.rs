@@ -11,6 +11,7 @@
 //! - a source's cursor is written in the same transaction as the events it covers;
 //! - an event whose identity the log already holds is dropped, so replays are idempotent.
 
+mod checkpointer;
 mod envelope;
 mod error;
 mod log;

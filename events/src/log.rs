@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::watch;
 
+use crate::checkpointer::Checkpointer;
 use crate::upcast::{COLUMNS, CURRENT_EVENT_VERSION, StoredEvent, decode};
 use crate::{Envelope, EventKind, LogError, schema};
 
@@ -47,6 +48,7 @@ pub struct EventLog {
     path: PathBuf,
     head: watch::Sender<i64>,
     poisoned: Option<String>,
+    checkpointer: Checkpointer,
 }
 
 impl EventLog {
@@ -59,8 +61,16 @@ impl EventLog {
 
     pub fn open_file(path: &Path) -> Result<Self, LogError> {
         let conn = schema::open(path)?;
+        conn.execute_batch("PRAGMA wal_autocheckpoint = 0")?;
         let head = max_seq(&conn)?;
-        Ok(EventLog { conn, path: path.to_owned(), head: watch::Sender::new(head), poisoned: None })
+        let checkpointer = Checkpointer::start(path)?;
+        Ok(EventLog {
+            conn,
+            path: path.to_owned(),
+            head: watch::Sender::new(head),
+            poisoned: None,
+            checkpointer,
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -81,6 +91,7 @@ impl EventLog {
         let result = append_in_tx(&mut self.conn, source, events, cursor);
         match result {
             Ok(outcome) => {
+                self.checkpointer.committed();
                 if outcome.appended > 0 {
                     self.head.send_replace(outcome.head);
                 }
@@ -161,7 +172,7 @@ fn append_in_tx(
         )?;
         for ev in events {
             let env = &ev.envelope;
-            let identity = env.identity_hash(source, ev.source_cursor, &ev.frame);
+            let identity = env.identity_key(source, ev.source_cursor, &ev.frame);
             let kind = env.kind().as_str();
             let op = env.operation.map(|o| o.as_str());
             let duplicate = exists

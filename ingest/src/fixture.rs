@@ -45,7 +45,14 @@ pub fn fixture_source(path: &Path) -> String {
     format!("fixture:{name}")
 }
 
+/// Decoded batches waiting for the log writer: two keep the decoder busy while the writer waits on
+/// fsync, and bound memory to a few thousand frames whatever the file size.
+const BATCHES_IN_FLIGHT: usize = 2;
+
 /// Appends every line of `path` to `log`. Checks `stop` between batches.
+///
+/// Reading and decoding run on their own thread, feeding the writer through a bounded channel, so
+/// parsing overlaps the writer's fsync instead of waiting for it.
 pub fn ingest_fixture(
     log: &mut EventLog,
     path: &Path,
@@ -55,26 +62,42 @@ pub fn ingest_fixture(
     let read_err = |source| IngestError::Read { path: path.to_owned(), source };
     let mut reader = BufReader::with_capacity(1 << 20, File::open(path).map_err(read_err)?);
     let mut report = FixtureReport { source: fixture_source(path), ..Default::default() };
-    let mut batch = Vec::with_capacity(opts.batch_size);
-    let mut line = CappedLine::default();
     let batch_size = opts.batch_size.max(1);
-    while read_capped(&mut reader, &mut line, opts.max_frame_bytes).map_err(read_err)? {
-        report.lines += 1;
-        let event = to_event(&line, report.lines as i64, opts.max_frame_bytes);
-        if event.envelope.reject_reason.is_some() {
-            report.rejected += 1;
-        }
-        batch.push(event);
-        if batch.len() >= batch_size {
-            flush(log, &mut report, &mut batch)?;
-            if stop.load(Ordering::Relaxed) {
-                report.interrupted = true;
-                return Ok(report);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<NewEvent>>(BATCHES_IN_FLIGHT);
+    std::thread::scope(|scope| {
+        let decoder = scope.spawn(move || -> std::io::Result<()> {
+            let mut lines = 0i64;
+            let mut line = CappedLine::default();
+            let mut batch = Vec::with_capacity(batch_size);
+            while read_capped(&mut reader, &mut line, opts.max_frame_bytes)? {
+                lines += 1;
+                batch.push(to_event(&line, lines, opts.max_frame_bytes));
+                if batch.len() >= batch_size {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(batch_size));
+                    if tx.send(full).is_err() {
+                        break; // the writer stopped
+                    }
+                }
+            }
+            if !batch.is_empty() {
+                let _ = tx.send(batch);
+            }
+            Ok(())
+        });
+        let mut written = Ok(());
+        for mut batch in rx.iter() {
+            written = flush(log, &mut report, &mut batch);
+            if written.is_err() || stop.load(Ordering::Relaxed) {
+                report.interrupted = written.is_ok();
+                break;
             }
         }
-    }
-    flush(log, &mut report, &mut batch)?;
-    Ok(report)
+        // Dropping the receiver (end of `rx.iter()` scope) unblocks a decoder still sending.
+        drop(rx);
+        decoder.join().expect("fixture decoder panicked").map_err(read_err)?;
+        written?;
+        Ok(report)
+    })
 }
 
 fn to_event(line: &CappedLine, line_no: i64, max: usize) -> NewEvent {
@@ -105,6 +128,8 @@ fn flush(
         return Ok(());
     }
     let cursor = batch.last().and_then(|e| e.source_cursor);
+    report.lines += batch.len() as u64;
+    report.rejected += batch.iter().filter(|e| e.envelope.reject_reason.is_some()).count() as u64;
     let out = log.append(&report.source, batch, cursor)?;
     report.appended += out.appended as u64;
     report.duplicates += out.duplicates as u64;

@@ -1,0 +1,75 @@
+//! `cargo run --release -p reprise-bench -- <suite>`: reprise's performance targets, measured.
+//!
+//! Each suite prints one JSON object per line: `{"suite", "metric", "value", "unit", "baseline",
+//! "ratio"}`, where the baseline is measured in the same run on the same data, so the ratio survives
+//! these noisy 2-core machines better than the absolute figure. Figures are medians of `--runs` runs.
+//!
+//! Suites: `log` (durable append vs a plain file with the same fsync policy, and peak RSS while
+//! ingesting), `project` (full rebuild vs a read-only scan of the same log). `generate` writes a
+//! fixture file for other uses.
+
+mod measure;
+mod suites;
+
+use std::path::PathBuf;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let opts = match Options::parse(&args) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("reprise-bench: {e}\n\n{USAGE}");
+            std::process::exit(2);
+        }
+    };
+    let result = match opts.suite.as_str() {
+        "log" => suites::log(&opts),
+        "project" => suites::project(&opts),
+        "all" => suites::log(&opts).and_then(|_| suites::project(&opts)),
+        "generate" => suites::generate_to(&opts),
+        other => Err(format!("unknown suite {other:?}")),
+    };
+    if let Err(e) = result {
+        eprintln!("reprise-bench: {e}");
+        std::process::exit(1);
+    }
+}
+
+const USAGE: &str =
+    "usage: reprise-bench <log|project|all|generate> [--events N] [--runs N] [--dir DIR] [--out FILE]
+  --events N   fixture size (default 1000000)
+  --runs N     runs per measurement; the median is reported (default 3)
+  --dir DIR    where fixtures and scratch databases go (default target/bench-data)
+  --out FILE   for `generate`: the fixture file to write";
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub suite: String,
+    pub events: u64,
+    pub runs: usize,
+    pub dir: PathBuf,
+    pub out: Option<PathBuf>,
+}
+
+impl Options {
+    fn parse(args: &[String]) -> Result<Self, String> {
+        let mut it = args.iter();
+        let suite = it.next().ok_or("missing suite")?.clone();
+        let mut o =
+            Options { suite, events: 1_000_000, runs: 3, dir: PathBuf::from("target/bench-data"), out: None };
+        while let Some(flag) = it.next() {
+            let mut value = || it.next().ok_or(format!("{flag} needs a value"));
+            match flag.as_str() {
+                "--events" => o.events = value()?.parse().map_err(|e| format!("--events: {e}"))?,
+                "--runs" => o.runs = value()?.parse().map_err(|e| format!("--runs: {e}"))?,
+                "--dir" => o.dir = PathBuf::from(value()?),
+                "--out" => o.out = Some(PathBuf::from(value()?)),
+                other => return Err(format!("unknown flag {other:?}")),
+            }
+        }
+        if o.events == 0 || o.runs == 0 {
+            return Err("--events and --runs must be positive".into());
+        }
+        Ok(o)
+    }
+}

@@ -1,0 +1,168 @@
+//! The suites. Each builds what it needs under `--dir` (reusing a fixture of the same size) and
+//! measures the real code paths the binary uses.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use reprise_events::{EventLog, LogReader};
+use reprise_ingest::{FixtureOptions, ingest_fixture};
+use reprise_testkit::{Mix, generate};
+
+use crate::Options;
+use crate::measure::{emit, median_of, peak_rss_mib, rate, reset_peak_rss, rss_mib};
+
+const SEED: u64 = 20_260_101;
+/// One repo per ~250 events: a few thousand artists and listeners per million events.
+const EVENTS_PER_REPO: u64 = 250;
+
+fn err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+/// The generated fixture for `--events`, written once and reused.
+fn fixture(opts: &Options) -> Result<PathBuf, String> {
+    std::fs::create_dir_all(&opts.dir).map_err(err)?;
+    let path = opts.dir.join(format!("fixture-{}.jsonl", opts.events));
+    if !path.exists() {
+        let tmp = path.with_extension("partial");
+        let mut out = BufWriter::new(File::create(&tmp).map_err(err)?);
+        let r =
+            generate(&mut out, opts.events, (opts.events / EVENTS_PER_REPO).max(10), SEED, &Mix::default())
+                .map_err(err)?;
+        out.flush().map_err(err)?;
+        std::fs::rename(&tmp, &path).map_err(err)?;
+        eprintln!("generated {} events ({} MB) into {}", r.events, r.bytes / 1_000_000, path.display());
+    }
+    Ok(path)
+}
+
+pub fn generate_to(opts: &Options) -> Result<(), String> {
+    let out = opts.out.clone().ok_or("generate needs --out FILE")?;
+    let mut w = BufWriter::new(File::create(&out).map_err(err)?);
+    let r = generate(&mut w, opts.events, (opts.events / EVENTS_PER_REPO).max(10), SEED, &Mix::default())
+        .map_err(err)?;
+    w.flush().map_err(err)?;
+    eprintln!(
+        "wrote {} events ({} bytes, {} redelivered) to {}",
+        r.events,
+        r.bytes,
+        r.redeliveries,
+        out.display()
+    );
+    Ok(())
+}
+
+fn fresh_dir(path: &Path) -> Result<(), String> {
+    if path.exists() {
+        std::fs::remove_dir_all(path).map_err(err)?;
+    }
+    std::fs::create_dir_all(path).map_err(err)
+}
+
+/// The same lines appended to a plain file, fdatasync after every 1,000: the ceiling for any log.
+fn plain_file_append(fixture: &Path, scratch: &Path) -> Result<(), String> {
+    let mut reader = BufReader::with_capacity(1 << 20, File::open(fixture).map_err(err)?);
+    let file = File::create(scratch.join("plain.log")).map_err(err)?;
+    let mut out = BufWriter::with_capacity(1 << 20, file);
+    let mut line = Vec::new();
+    let mut n = 0u64;
+    while reader.read_until(b'\n', &mut line).map_err(err)? > 0 {
+        out.write_all(&line).map_err(err)?;
+        line.clear();
+        n += 1;
+        if n.is_multiple_of(1000) {
+            out.flush().map_err(err)?;
+            out.get_ref().sync_data().map_err(err)?;
+        }
+    }
+    out.flush().map_err(err)?;
+    out.get_ref().sync_data().map_err(err)
+}
+
+fn ingest_into(fixture: &Path, data: &Path) -> Result<u64, String> {
+    let mut log = EventLog::open(data).map_err(err)?;
+    let r = ingest_fixture(&mut log, fixture, &FixtureOptions::default(), &AtomicBool::new(false))
+        .map_err(err)?;
+    Ok(r.appended)
+}
+
+pub fn log(opts: &Options) -> Result<(), String> {
+    let fixture = fixture(opts)?;
+    let scratch = opts.dir.join("scratch");
+    let n = opts.events;
+    let baseline = median_of(opts.runs, || {
+        fresh_dir(&scratch)?;
+        rate(n, || plain_file_append(&fixture, &scratch))
+    })?;
+    let mut peak = 0f64;
+    let rss_before = rss_mib();
+    let value = median_of(opts.runs, || {
+        fresh_dir(&scratch)?;
+        reset_peak_rss();
+        let r = rate(n, || ingest_into(&fixture, &scratch).map(|_| ()));
+        peak = peak.max(peak_rss_mib());
+        r
+    })?;
+    emit("log", "append_events_per_s", value, "events/s", baseline);
+    emit("log", "ingest_peak_rss", peak, "MiB", rss_before);
+    // Leave one complete log behind for the project suite.
+    let data = log_dir(opts);
+    if !data.join("events.db").exists() {
+        fresh_dir(&data)?;
+        ingest_into(&fixture, &data)?;
+    }
+    Ok(())
+}
+
+fn log_dir(opts: &Options) -> PathBuf {
+    opts.dir.join(format!("log-{}", opts.events))
+}
+
+/// Reads every event back and parses every commit's record: the projector's work without writes.
+fn scan(data: &Path) -> Result<u64, String> {
+    let reader = LogReader::open(data).map_err(err)?;
+    let (mut after, mut n) = (0, 0u64);
+    loop {
+        let batch = reader.read_after(after, 20_000).map_err(err)?;
+        let Some(last) = batch.last() else { return Ok(n) };
+        after = last.seq;
+        for e in &batch {
+            if e.envelope.cid.is_some()
+                && let Ok(raw) = reprise_ingest::commit_record(&e.frame)
+            {
+                let v: serde_json::Value = serde_json::from_str(raw.get()).map_err(err)?;
+                std::hint::black_box(v);
+            }
+            n += 1;
+        }
+    }
+}
+
+pub fn project(opts: &Options) -> Result<(), String> {
+    let data = log_dir(opts);
+    if !data.join("events.db").exists() {
+        let fixture = fixture(opts)?;
+        fresh_dir(&data)?;
+        ingest_into(&fixture, &data)?;
+    }
+    let events = LogReader::open(&data).map_err(err)?.head().map_err(err)? as u64;
+    let baseline = median_of(opts.runs, || rate(events, || scan(&data).map(|_| ())))?;
+    let out = opts.dir.join("rebuilt").join("views.db");
+    let value = median_of(opts.runs, || {
+        rate(events, || reprise_projector::rebuild(&data, &out, None).map(|_| ()).map_err(err))
+    })?;
+    emit("project", "rebuild_events_per_s", value, "events/s", baseline);
+    let bytes = std::fs::metadata(&out).map_err(err)?.len() as f64;
+    let log_bytes = std::fs::metadata(data.join("events.db")).map_err(err)?.len() as f64;
+    let per_million = 1_000_000.0 / events as f64;
+    emit(
+        "project",
+        "views_db_bytes_per_million_events",
+        bytes * per_million,
+        "bytes",
+        log_bytes * per_million,
+    );
+    Ok(())
+}
