@@ -47,6 +47,11 @@ pub enum Command {
     },
     /// Apply pending log events to the read models and exit.
     Project,
+    /// Validate records and lexicon files.
+    Lexicon {
+        #[command(subcommand)]
+        command: LexiconCommand,
+    },
     /// Replay the whole log into fresh read models.
     Rebuild {
         /// Stop at this seq, or at the last event received at or before this RFC 3339 time.
@@ -55,5 +60,28 @@ pub enum Command {
         /// Write views.db into this directory instead of replacing the data directory's.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LexiconCommand {
+    /// Validate one record (a JSON object) against its lexicon. Exit 0 valid, 1 invalid, 2 could not run.
+    Validate {
+        /// Load the lexicons from this directory (recursively) instead of the built-in set.
+        #[arg(long, value_name = "DIR")]
+        lexicons: Option<PathBuf>,
+        /// The record's collection, e.g. fm.plyr.track.
+        #[arg(long)]
+        nsid: String,
+        /// Also check the record key against the lexicon's key type.
+        #[arg(long)]
+        rkey: Option<String>,
+        #[arg(value_name = "FILE.json")]
+        file: PathBuf,
+    },
+    /// Check the lexicon files under DIR. Exit 0 valid, 1 invalid, 2 could not run.
+    Check {
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
     },
 }

@@ -18,7 +18,15 @@ pub struct Config {
     pub api: ApiConfig,
     pub ingest: IngestConfig,
     pub projector: ProjectorConfig,
+    pub lexicons: LexiconsConfig,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LexiconsConfig {
+    /// Empty means the built-in schemas.
+    pub dir: PathBuf,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -156,6 +164,7 @@ fn parse(table: Table) -> anyhow::Result<Config> {
         api: section("api", get("api"))?,
         ingest: section("ingest", get("ingest"))?,
         projector: section("projector", get("projector"))?,
+        lexicons: section("lexicons", get("lexicons"))?,
         log: section("log", get("log"))?,
     })
 }

@@ -19,16 +19,29 @@ fn garbage_and_torn_lines_are_kept_as_rejected_events_and_a_second_run_adds_noth
     f.write_all(b"\n{\"did\":\"did:plc:abc\",\"time_us\":17797190").unwrap(); // torn: no newline, cut mid-number
     drop(f);
     let data = dir.path().join("data");
-    let first = ok_json(reprise(&data).env("REPRISE_INGEST__MAX_FRAME_BYTES", "4096").arg("ingest").arg("--fixture").arg(&fixture));
+    let first = ok_json(
+        reprise(&data)
+            .env("REPRISE_INGEST__MAX_FRAME_BYTES", "4096")
+            .arg("ingest")
+            .arg("--fixture")
+            .arg(&fixture),
+    );
     assert_eq!(first["lines"], 16);
     assert_eq!(first["appended"], 16);
     assert_eq!(first["rejected"], 6);
-    let second = ok_json(reprise(&data).env("REPRISE_INGEST__MAX_FRAME_BYTES", "4096").arg("ingest").arg("--fixture").arg(&fixture));
+    let second = ok_json(
+        reprise(&data)
+            .env("REPRISE_INGEST__MAX_FRAME_BYTES", "4096")
+            .arg("ingest")
+            .arg("--fixture")
+            .arg(&fixture),
+    );
     assert_eq!((second["appended"].as_u64(), second["duplicates"].as_u64()), (Some(0), Some(16)));
 
     let conn = rusqlite::Connection::open(data.join("events.db")).unwrap();
     let mut stmt = conn.prepare("SELECT source_cursor, reject_reason, length(frame) FROM events WHERE kind = 'rejected' ORDER BY seq").unwrap();
-    let rows: Vec<(i64, String, i64)> = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap().map(Result::unwrap).collect();
+    let rows: Vec<(i64, String, i64)> =
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap().map(Result::unwrap).collect();
     let reasons: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
     assert!(reasons[0].starts_with("not JSON"), "{reasons:?}");
     assert_eq!(reasons[1], "empty line");
@@ -37,15 +50,28 @@ fn garbage_and_torn_lines_are_kept_as_rejected_events_and_a_second_run_adds_noth
     assert!(reasons[4].contains("5000 bytes exceeds the 4096-byte limit"), "{reasons:?}");
     assert!(reasons[5].starts_with("torn final line"), "{reasons:?}");
     assert_eq!(rows[4].2, 4096, "an oversized frame keeps its first bytes");
-    assert_eq!(rows.iter().map(|r| r.0).collect::<Vec<_>>(), [11, 12, 13, 14, 15, 16], "line numbers are the cursor");
+    assert_eq!(
+        rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+        [11, 12, 13, 14, 15, 16],
+        "line numbers are the cursor"
+    );
 }
 
 #[test]
 fn an_unreadable_fixture_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
-    let out = reprise(dir.path()).arg("ingest").arg("--fixture").arg(dir.path().join("missing.jsonl")).output().unwrap();
+    let out = reprise(dir.path())
+        .arg("ingest")
+        .arg("--fixture")
+        .arg(dir.path().join("missing.jsonl"))
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cannot read"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -58,7 +84,11 @@ fn kill_9_mid_ingest_then_restart_loses_and_duplicates_nothing() {
     let crashed = dir.path().join("crashed");
     for kill_after in [3, 11] {
         let mut child = Running::spawn(
-            reprise(&crashed).env("REPRISE_LOG__LEVEL", "reprise_ingest=debug").arg("ingest").arg("--fixture").arg(&fixture),
+            reprise(&crashed)
+                .env("REPRISE_LOG__LEVEL", "reprise_ingest=debug")
+                .arg("ingest")
+                .arg("--fixture")
+                .arg(&fixture),
         );
         for _ in 0..kill_after {
             child.wait_for("a batch", |v| message(v) == "appended batch");

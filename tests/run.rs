@@ -8,7 +8,9 @@ use support::{Running, get, message, reprise};
 fn run_with_a_fixture_serves_it_and_exits_0_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let fixture = support::generated_fixture(dir.path(), 2_000, 9);
-    let mut run = Running::spawn(reprise(&dir.path().join("data")).args(["--listen", "127.0.0.1:0", "run", "--fixture"]).arg(&fixture));
+    let mut run = Running::spawn(
+        reprise(&dir.path().join("data")).args(["--listen", "127.0.0.1:0", "run", "--fixture"]).arg(&fixture),
+    );
     let addr = run.wait_listening();
     let ingested = run.wait_for("fixture ingested", |v| message(v).starts_with("fixture ingested"));
     assert_eq!(ingested["fields"]["lines"], 2000);
@@ -34,7 +36,13 @@ fn sigint_also_stops_cleanly_and_serve_needs_read_models() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("reprise project"));
 
-    let mut run = Running::spawn(reprise(&data).args(["--listen", "127.0.0.1:0", "run", "--fixture", "fixtures/jetstream-examples.jsonl"]));
+    let mut run = Running::spawn(reprise(&data).args([
+        "--listen",
+        "127.0.0.1:0",
+        "run",
+        "--fixture",
+        "fixtures/jetstream-examples.jsonl",
+    ]));
     run.wait_listening();
     run.wait_for("fixture ingested", |v| message(v).starts_with("fixture ingested"));
     run.signal("INT");

@@ -5,9 +5,10 @@
 //! these noisy 2-core machines better than the absolute figure. Figures are medians of `--runs` runs.
 //!
 //! Suites: `log` (durable append vs a plain file with the same fsync policy, and peak RSS while
-//! ingesting), `project` (full rebuild vs a read-only scan of the same log). `generate` writes a
-//! fixture file for other uses.
+//! ingesting), `project` (full rebuild vs a read-only scan of the same log), `lexicons` (record
+//! validation vs serde_json parsing of the same records). `generate` writes a fixture file.
 
+mod lexicons;
 mod measure;
 mod suites;
 
@@ -25,7 +26,8 @@ fn main() {
     let result = match opts.suite.as_str() {
         "log" => suites::log(&opts),
         "project" => suites::project(&opts),
-        "all" => suites::log(&opts).and_then(|_| suites::project(&opts)),
+        "lexicons" => lexicons::run(&opts),
+        "all" => suites::log(&opts).and_then(|_| suites::project(&opts)).and_then(|_| lexicons::run(&opts)),
         "generate" => suites::generate_to(&opts),
         other => Err(format!("unknown suite {other:?}")),
     };
@@ -36,7 +38,7 @@ fn main() {
 }
 
 const USAGE: &str =
-    "usage: reprise-bench <log|project|all|generate> [--events N] [--runs N] [--dir DIR] [--out FILE]
+    "usage: reprise-bench <log|project|lexicons|all|generate> [--events N] [--runs N] [--dir DIR] [--out FILE]
   --events N   fixture size (default 1000000)
   --runs N     runs per measurement; the median is reported (default 3)
   --dir DIR    where fixtures and scratch databases go (default target/bench-data)

@@ -150,8 +150,9 @@ pub fn project(opts: &Options) -> Result<(), String> {
     let events = LogReader::open(&data).map_err(err)?.head().map_err(err)? as u64;
     let baseline = median_of(opts.runs, || rate(events, || scan(&data).map(|_| ())))?;
     let out = opts.dir.join("rebuilt").join("views.db");
+    let catalog = reprise_projector::Catalog::builtin();
     let value = median_of(opts.runs, || {
-        rate(events, || reprise_projector::rebuild(&data, &out, None).map(|_| ()).map_err(err))
+        rate(events, || reprise_projector::rebuild(&data, &out, None, &catalog).map(|_| ()).map_err(err))
     })?;
     emit("project", "rebuild_events_per_s", value, "events/s", baseline);
     let bytes = std::fs::metadata(&out).map_err(err)?.len() as f64;

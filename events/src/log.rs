@@ -157,67 +157,45 @@ fn append_in_tx(
     let tx = conn.transaction()?;
     let mut outcome = AppendOutcome::default();
     {
-        let mut exists = tx.prepare_cached(
-            "SELECT 1 FROM events WHERE identity = ?1 AND kind = ?2
-               AND did IS ?3 AND collection IS ?4 AND rkey IS ?5 AND rev IS ?6 AND operation IS ?7
-               AND cid IS ?8 AND upstream_seq IS ?9
-               AND (kind <> 'rejected' OR (source = ?10 AND source_cursor IS ?11 AND frame = ?12))
-             LIMIT 1",
-        )?;
+        // One statement per event: insert unless the same event is already there. Duplicates are
+        // found through the `identity` index and confirmed field by field (the key is only a hash).
         let mut insert = tx.prepare_cached(
             "INSERT INTO events (schema_version, received_at_us, source, source_cursor, kind, did,
                 collection, rkey, operation, rev, cid, event_time_us, upstream_seq, reject_reason,
                 identity, frame)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16
+             WHERE NOT EXISTS (
+                SELECT 1 FROM events WHERE identity = ?15 AND kind = ?5
+                  AND did IS ?6 AND collection IS ?7 AND rkey IS ?8 AND operation IS ?9 AND rev IS ?10
+                  AND cid IS ?11 AND upstream_seq IS ?13
+                  AND (kind <> 'rejected' OR (source = ?3 AND source_cursor IS ?4 AND frame = ?16)))",
         )?;
         for ev in events {
             let env = &ev.envelope;
-            let identity = env.identity_key(source, ev.source_cursor, &ev.frame);
-            let kind = env.kind().as_str();
-            let op = env.operation.map(|o| o.as_str());
-            let duplicate = exists
-                .query_row(
-                    params![
-                        identity,
-                        kind,
-                        env.did,
-                        env.collection,
-                        env.rkey,
-                        env.rev,
-                        op,
-                        env.cid,
-                        env.upstream_seq,
-                        source,
-                        ev.source_cursor,
-                        ev.frame
-                    ],
-                    |_| Ok(()),
-                )
-                .optional()?
-                .is_some();
-            if duplicate {
-                outcome.duplicates += 1;
-                continue;
-            }
-            insert.execute(params![
+            let rejected = env.kind() == EventKind::Rejected;
+            let inserted = insert.execute(params![
                 CURRENT_EVENT_VERSION,
                 ev.received_at_us,
                 source,
                 ev.source_cursor,
-                kind,
+                env.kind().as_str(),
                 env.did,
                 env.collection,
                 env.rkey,
-                op,
+                env.operation.map(|o| o.as_str()),
                 env.rev,
                 env.cid,
                 env.event_time_us,
                 env.upstream_seq,
-                if env.kind() == EventKind::Rejected { env.reject_reason.as_deref() } else { None },
-                identity,
+                if rejected { env.reject_reason.as_deref() } else { None },
+                env.identity_key(source, ev.source_cursor, &ev.frame),
                 ev.frame
             ])?;
-            outcome.appended += 1;
+            if inserted == 1 {
+                outcome.appended += 1;
+            } else {
+                outcome.duplicates += 1;
+            }
         }
     }
     outcome.head = max_seq(&tx)?;

@@ -1,6 +1,7 @@
 //! Applying events: dispatch by kind and collection, the ordering decision, and the checkpoint.
 
 use reprise_events::{EventKind, LogReader, Operation, StoredEvent};
+use reprise_lexicons::Catalog;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::ordering::{Decision, Head, decide};
@@ -34,6 +35,7 @@ pub(crate) fn checkpoint(conn: &Connection) -> Result<i64, ProjectorError> {
 pub(crate) fn batch(
     views: &mut Connection,
     log: &LogReader,
+    catalog: &Catalog,
     batch_size: usize,
     until: Option<i64>,
 ) -> Result<ApplyReport, ProjectorError> {
@@ -48,7 +50,7 @@ pub(crate) fn batch(
     let tx = views.transaction()?;
     let mut report = ApplyReport { events: events.len() as u64, checkpoint: last, ..Default::default() };
     for event in &events {
-        match apply(&tx, event)? {
+        match apply(&tx, catalog, event)? {
             Outcome::Applied => report.applied += 1,
             Outcome::Ignored(_) => report.ignored += 1,
         }
@@ -59,7 +61,11 @@ pub(crate) fn batch(
 }
 
 /// Applies one event inside the batch's transaction.
-pub(crate) fn apply(tx: &Transaction<'_>, event: &StoredEvent) -> Result<Outcome, ProjectorError> {
+pub(crate) fn apply(
+    tx: &Transaction<'_>,
+    catalog: &Catalog,
+    event: &StoredEvent,
+) -> Result<Outcome, ProjectorError> {
     let env = &event.envelope;
     match env.kind() {
         EventKind::Rejected => return Ok(Outcome::Ignored(Ignored::Rejected)),
@@ -90,7 +96,11 @@ pub(crate) fn apply(tx: &Transaction<'_>, event: &StoredEvent) -> Result<Outcome
         Ok(r) => r,
         Err(reason) => return Ok(Outcome::Ignored(Ignored::Invalid(reason))),
     };
-    let track = match tracks::decode(record) {
+    let value = match tracks::parse(record) {
+        Ok(v) => v,
+        Err(reason) => return Ok(Outcome::Ignored(Ignored::Invalid(reason))),
+    };
+    let track = match tracks::decode(catalog, rkey, &value) {
         Ok(t) => t,
         // An invalid version never replaces the current one, and does not move the head.
         Err(reason) => return Ok(Outcome::Ignored(Ignored::Invalid(reason))),

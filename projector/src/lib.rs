@@ -12,8 +12,10 @@ pub mod schema;
 mod tracks;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use reprise_events::{LogError, LogReader};
+pub use reprise_lexicons::Catalog;
 use rusqlite::Connection;
 
 pub use apply::{Ignored, Outcome};
@@ -57,14 +59,16 @@ pub struct Projector {
     views: Connection,
     log: LogReader,
     batch_size: usize,
+    catalog: Arc<Catalog>,
 }
 
 impl Projector {
-    /// Opens `<data_dir>/views.db` (creating it) and the log beside it.
-    pub fn open(data_dir: &Path, batch_size: usize) -> Result<Self, ProjectorError> {
+    /// Opens `<data_dir>/views.db` (creating it) and the log beside it; records are checked against
+    /// `catalog`.
+    pub fn open(data_dir: &Path, batch_size: usize, catalog: Arc<Catalog>) -> Result<Self, ProjectorError> {
         let views = schema::open_rw(&data_dir.join(VIEWS_FILE))?;
         let log = LogReader::open(data_dir)?;
-        Ok(Projector { views, log, batch_size: batch_size.max(1) })
+        Ok(Projector { views, log, batch_size: batch_size.max(1), catalog })
     }
 
     pub fn checkpoint(&self) -> Result<i64, ProjectorError> {
@@ -73,7 +77,7 @@ impl Projector {
 
     /// Applies one batch in one transaction. Returns the events it read (0 when caught up).
     pub fn apply_batch(&mut self, until: Option<i64>) -> Result<ApplyReport, ProjectorError> {
-        apply::batch(&mut self.views, &self.log, self.batch_size, until)
+        apply::batch(&mut self.views, &self.log, &self.catalog, self.batch_size, until)
     }
 
     /// Applies everything up to the log's head (or `until`).

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use reprise_events::LogReader;
+use reprise_lexicons::Catalog;
 
 use crate::{ApplyReport, ProjectorError, apply, schema};
 
@@ -18,7 +19,12 @@ pub struct RebuildReport {
 /// Rebuilds read models from the log in `data_dir` into `out` (a views.db path), as of `until` (a seq)
 /// if given. The result is written to a temporary file beside `out` and renamed over it only when
 /// complete, so a crash mid-rebuild leaves the previous file untouched.
-pub fn rebuild(data_dir: &Path, out: &Path, until: Option<i64>) -> Result<RebuildReport, ProjectorError> {
+pub fn rebuild(
+    data_dir: &Path,
+    out: &Path,
+    until: Option<i64>,
+    catalog: &Catalog,
+) -> Result<RebuildReport, ProjectorError> {
     let io = |path: &Path| {
         let path = path.to_owned();
         move |source| ProjectorError::Io { path, source }
@@ -32,7 +38,7 @@ pub fn rebuild(data_dir: &Path, out: &Path, until: Option<i64>) -> Result<Rebuil
     let mut conn = schema::open_bulk(&tmp)?;
     let mut total = ApplyReport::default();
     loop {
-        let r = apply::batch(&mut conn, &log, REBUILD_BATCH, until)?;
+        let r = apply::batch(&mut conn, &log, catalog, REBUILD_BATCH, until)?;
         if r.events == 0 {
             break;
         }

@@ -1,86 +1,84 @@
 //! The tracks read model, from `fm.plyr.track` records.
 
+use reprise_lexicons::{Catalog, RecordError};
 use rusqlite::{Transaction, params};
 use serde::Deserialize;
+use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::ProjectorError;
 
 pub const COLLECTION: &str = "fm.plyr.track";
 
-/// The fields of an `fm.plyr.track` record the read model keeps. Until the lexicon check lands
-/// (issue 4) this is also the validity check: required fields present and well typed.
+/// The fields of an `fm.plyr.track` record the read model keeps. Decoded only after the record has
+/// passed its lexicon, so the types here hold.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct TrackRecord<'a> {
-    #[serde(rename = "$type")]
-    type_: Option<&'a str>,
-    title: String,
-    artist: String,
-    file_type: String,
-    created_at: String,
-    album: Option<String>,
+    title: &'a str,
+    artist: &'a str,
+    file_type: &'a str,
+    created_at: &'a str,
+    album: Option<&'a str>,
     duration: Option<i64>,
-    audio_url: Option<String>,
-    audio_blob: Option<BlobRef>,
-    image_url: Option<String>,
-    description: Option<String>,
-    #[serde(default, borrow)]
-    features: Option<&'a RawValue>,
-    #[serde(borrow)]
-    labels: Option<&'a RawValue>,
+    audio_url: Option<&'a str>,
+    audio_blob: Option<BlobRef<'a>>,
+    image_url: Option<&'a str>,
+    description: Option<&'a str>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct BlobRef {
-    #[serde(rename = "ref")]
-    link: Link,
-    mime_type: String,
+struct BlobRef<'a> {
+    #[serde(rename = "ref", borrow)]
+    link: Link<'a>,
+    mime_type: &'a str,
     size: i64,
 }
 
 #[derive(Debug, Deserialize)]
-struct Link {
+struct Link<'a> {
     #[serde(rename = "$link")]
-    link: String,
+    link: &'a str,
 }
 
 /// A decoded version of a track, ready to upsert.
 #[derive(Debug)]
 pub(crate) struct Track<'a> {
     record: TrackRecord<'a>,
+    /// JSON text, kept as the record has them.
+    features: Option<String>,
+    labels: Option<String>,
     created_at_us: i64,
 }
 
-/// Decodes a record, or says why it cannot be served.
-pub(crate) fn decode(record: &RawValue) -> Result<Track<'_>, String> {
-    let record: TrackRecord<'_> = serde_json::from_str(record.get()).map_err(|e| e.to_string())?;
-    if record.type_ != Some(COLLECTION) {
-        return Err(format!("$type is {:?}, expected {COLLECTION:?}", record.type_.unwrap_or("")));
+/// Parses a record into the value the lexicon check and the decoder share.
+pub(crate) fn parse(record: &RawValue) -> Result<Value, String> {
+    serde_json::from_str(record.get()).map_err(|e| format!("record is not valid JSON: {e}"))
+}
+
+/// Checks a record against its lexicon and decodes it, or says (every problem, with its path) why it
+/// cannot be served.
+pub(crate) fn decode<'a>(catalog: &Catalog, rkey: &str, record: &'a Value) -> Result<Track<'a>, String> {
+    if let Err(e) = catalog.validate_record(COLLECTION, rkey, record) {
+        return Err(match e {
+            RecordError::Invalid(errors) => {
+                errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+            }
+            other => other.to_string(),
+        });
     }
-    for (name, value) in
-        [("title", &record.title), ("artist", &record.artist), ("fileType", &record.file_type)]
-    {
-        if value.is_empty() {
-            return Err(format!("{name} is empty"));
-        }
-    }
+    let record_value = record;
+    let record = TrackRecord::deserialize(record).map_err(|e| e.to_string())?;
+    // The lexicon's datetime format is stricter than RFC 3339 parsing, so this only fails on
+    // instants outside jiff's range.
     let created_at_us = record
         .created_at
         .parse::<jiff::Timestamp>()
-        .map_err(|e| format!("createdAt {:?} is not a datetime: {e}", record.created_at))?
+        .map_err(|e| format!("$.createdAt: {e}"))?
         .as_microsecond();
-    if record.features.is_some_and(|f| !f.get().starts_with('[')) {
-        return Err("features is not an array".into());
-    }
-    if record.labels.is_some_and(|l| !l.get().starts_with('{')) {
-        return Err("labels is not an object".into());
-    }
-    if record.duration.is_some_and(|d| d < 0) {
-        return Err("duration is negative".into());
-    }
-    Ok(Track { record, created_at_us })
+    let json = |key: &str| record_value.get(key).map(Value::to_string);
+    Ok(Track { features: json("features"), labels: json("labels"), record, created_at_us })
 }
 
 pub(crate) struct Version<'e> {
@@ -118,13 +116,13 @@ pub(crate) fn upsert(tx: &Transaction<'_>, v: &Version<'_>, t: &Track<'_>) -> Re
         r.duration,
         r.file_type,
         r.audio_url,
-        blob.map(|b| &b.link.link),
-        blob.map(|b| &b.mime_type),
+        blob.map(|b| b.link.link),
+        blob.map(|b| b.mime_type),
         blob.map(|b| b.size),
         r.image_url,
         r.description,
-        r.features.map(|f| f.get()).unwrap_or("[]"),
-        r.labels.map(|l| l.get()),
+        t.features.as_deref().unwrap_or("[]"),
+        t.labels,
         r.created_at,
         sort_at_us,
         v.received_at_us,

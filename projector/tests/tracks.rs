@@ -2,7 +2,7 @@
 
 mod support;
 
-use reprise_projector::{VIEWS_FILE, rebuild};
+use reprise_projector::{Catalog, VIEWS_FILE, rebuild};
 use reprise_testkit::{FrameBuilder, Mix, Rng, dump_views as dump, generate};
 use serde_json::json;
 use support::World;
@@ -154,7 +154,7 @@ fn rebuild_equals_incremental_for_random_batch_sizes_and_interleavings() {
         }
         w.project(1 + rng.below(50) as usize);
         let out = tempfile::tempdir().unwrap();
-        rebuild(w.dir.path(), &out.path().join(VIEWS_FILE), None).unwrap();
+        rebuild(w.dir.path(), &out.path().join(VIEWS_FILE), None, &Catalog::builtin()).unwrap();
         let (incremental, rebuilt) =
             (dump(&w.dir.path().join(VIEWS_FILE)), dump(&out.path().join(VIEWS_FILE)));
         assert!(
@@ -189,7 +189,7 @@ fn rebuild_until_a_seq_stops_there() {
     w.given(&[r.track("update", "3kaaaaaaaaaa2", "3kaaaaaaaaac2", "v2", T1)]);
     let out = tempfile::tempdir().unwrap();
     let views = out.path().join(VIEWS_FILE);
-    let report = rebuild(w.dir.path(), &views, Some(1)).unwrap();
+    let report = rebuild(w.dir.path(), &views, Some(1), &Catalog::builtin()).unwrap();
     assert_eq!(report.report.checkpoint, 1);
     let conn = rusqlite::Connection::open(&views).unwrap();
     let title: String = conn.query_row("SELECT title FROM tracks", [], |r| r.get(0)).unwrap();

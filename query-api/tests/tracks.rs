@@ -41,7 +41,10 @@ impl Fixture {
             })
             .collect();
         self.log.append("test", &events, None).unwrap();
-        Projector::open(self.dir.path(), 100).unwrap().catch_up(None).unwrap();
+        Projector::open(self.dir.path(), 100, std::sync::Arc::new(reprise_projector::Catalog::builtin()))
+            .unwrap()
+            .catch_up(None)
+            .unwrap();
     }
 
     fn state(&self) -> AppState {
@@ -58,7 +61,7 @@ fn tracks_from(f: &mut Fixture, who: &str, count: usize, same_time_every: usize,
     let mut r = FrameBuilder::new(who);
     let frames: Vec<String> = (0..count)
         .map(|i| {
-            let minute = start_minute + if same_time_every > 0 { i / same_time_every } else { i };
+            let minute = start_minute + i.checked_div(same_time_every).unwrap_or(i);
             let created = format!("2026-03-01T{:02}:{:02}:00Z", minute / 60, minute % 60);
             let rkey = format!("3k{:011}", i)
                 .replace('0', "a")

@@ -1,15 +1,17 @@
 //! One function per subcommand. Offline commands are synchronous; `run` and `serve` start tokio.
 
+mod lexicon;
 mod run;
 
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use anyhow::{Context, bail};
 use reprise_events::{EventLog, LogReader};
 use reprise_ingest::{FixtureOptions, ingest_fixture};
-use reprise_projector::{Projector, VIEWS_FILE, rebuild};
+use reprise_projector::{Catalog, Projector, VIEWS_FILE, rebuild};
 use serde_json::json;
 
 use crate::cli::Command;
@@ -17,6 +19,7 @@ use crate::config::Config;
 
 pub fn dispatch(command: Command, config: Config) -> anyhow::Result<ExitCode> {
     match command {
+        Command::Lexicon { command } => return Ok(lexicon::dispatch(command)),
         Command::Run { fixture } => run::run(config, fixture)?,
         Command::Serve => run::serve(config)?,
         Command::Ingest { fixture } => ingest(&config, &fixture)?,
@@ -24,6 +27,17 @@ pub fn dispatch(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Rebuild { until, out } => rebuild_cmd(&config, until.as_deref(), out.as_deref())?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The lexicons records are checked against: `lexicons.dir`, or the built-in set.
+pub(crate) fn catalog(config: &Config) -> anyhow::Result<Arc<Catalog>> {
+    let dir = &config.lexicons.dir;
+    if dir.as_os_str().is_empty() {
+        return Ok(Arc::new(Catalog::builtin()));
+    }
+    let catalog = Catalog::load_dir(dir)
+        .with_context(|| format!("configuration key `lexicons.dir` ({})", dir.display()))?;
+    Ok(Arc::new(catalog))
 }
 
 pub(crate) fn fixture_options(config: &Config) -> FixtureOptions {
@@ -44,7 +58,7 @@ fn ingest(config: &Config, fixture: &Path) -> anyhow::Result<()> {
 }
 
 fn project(config: &Config) -> anyhow::Result<()> {
-    let mut projector = Projector::open(&config.data_dir, config.projector.batch_size)?;
+    let mut projector = Projector::open(&config.data_dir, config.projector.batch_size, catalog(config)?)?;
     let r = projector.catch_up(None)?;
     println!(
         "{}",
@@ -62,7 +76,7 @@ fn rebuild_cmd(config: &Config, until: Option<&str>, out: Option<&Path>) -> anyh
         Some(raw) => Some(until_seq(&config.data_dir, raw)?),
     };
     let out = out.unwrap_or(&config.data_dir).join(VIEWS_FILE);
-    let r = rebuild(&config.data_dir, &out, until)?;
+    let r = rebuild(&config.data_dir, &out, until, &*catalog(config)?)?;
     println!(
         "{}",
         json!({"out": r.out, "events": r.report.events, "applied": r.report.applied,

@@ -20,7 +20,7 @@ use crate::config::Config;
 pub fn run(config: Config, fixture: Option<PathBuf>) -> anyhow::Result<()> {
     runtime()?.block_on(async move {
         let log = EventLog::open(&config.data_dir)?;
-        let projector = Projector::open(&config.data_dir, config.projector.batch_size)?;
+        let projector = Projector::open(&config.data_dir, config.projector.batch_size, super::catalog(&config)?)?;
         let api = AppState::open(config.data_dir.join(VIEWS_FILE))?;
         let listener = bind(&config).await?;
         let (stop_tx, stop_rx) = watch::channel(false);

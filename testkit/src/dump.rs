@@ -7,7 +7,9 @@ use std::path::Path;
 pub fn dump_views(views: &Path) -> String {
     let conn = rusqlite::Connection::open(views).expect("open views.db");
     let mut tables: Vec<String> = conn
-        .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+        .prepare(
+            "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+        )
         .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
         .expect("list tables");
     tables.sort();

@@ -20,7 +20,8 @@ pub fn reprise(data_dir: &Path) -> Command {
 pub fn ok_json(cmd: &mut Command) -> serde_json::Value {
     let out: Output = cmd.output().expect("spawn reprise");
     assert!(out.status.success(), "{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
 }
 
 /// A child process whose stderr (JSON log lines) the test reads to know what it has done.
@@ -57,7 +58,8 @@ impl Running {
     }
 
     pub fn signal(&self, sig: &str) {
-        let status = Command::new("kill").arg(format!("-{sig}")).arg(self.child.id().to_string()).status().unwrap();
+        let status =
+            Command::new("kill").arg(format!("-{sig}")).arg(self.child.id().to_string()).status().unwrap();
         assert!(status.success());
     }
 }
@@ -83,7 +85,11 @@ pub fn get(addr: &str, path: &str) -> (u16, serde_json::Value) {
     let text = String::from_utf8_lossy(&raw);
     let (head, body) = text.split_once("\r\n\r\n").expect("http response");
     let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_owned() };
+    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
     (status, serde_json::from_str(&body).unwrap_or(serde_json::Value::Null))
 }
 
@@ -119,8 +125,10 @@ pub fn log_rows(data_dir: &Path) -> Vec<String> {
         )
         .unwrap();
     let n = stmt.column_count();
-    stmt.query_map([], |r| Ok((0..n).map(|i| format!("{:?}", r.get_ref(i).unwrap())).collect::<Vec<_>>().join("|")))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
+    stmt.query_map([], |r| {
+        Ok((0..n).map(|i| format!("{:?}", r.get_ref(i).unwrap())).collect::<Vec<_>>().join("|"))
+    })
+    .unwrap()
+    .map(Result::unwrap)
+    .collect()
 }

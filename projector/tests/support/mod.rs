@@ -35,7 +35,10 @@ impl World {
     }
 
     pub fn project(&self, batch: usize) {
-        Projector::open(self.dir.path(), batch).unwrap().catch_up(None).unwrap();
+        Projector::open(self.dir.path(), batch, std::sync::Arc::new(reprise_projector::Catalog::builtin()))
+            .unwrap()
+            .catch_up(None)
+            .unwrap();
     }
 
     /// Titles of the tracks currently served, by rkey.

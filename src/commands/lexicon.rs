@@ -1,0 +1,50 @@
+//! `reprise lexicon validate` and `reprise lexicon check`: exit 0 valid, 1 invalid, 2 could not run.
+
+use std::process::ExitCode;
+
+use reprise_lexicons::{Catalog, FileOutcome, LexiconError, check_dir, validate_file};
+
+use crate::cli::LexiconCommand;
+
+pub fn dispatch(command: LexiconCommand) -> ExitCode {
+    match command {
+        LexiconCommand::Validate { lexicons, nsid, rkey, file } => {
+            let catalog = match lexicons {
+                None => Catalog::builtin(),
+                Some(dir) => match Catalog::load_dir(&dir) {
+                    Ok(c) => c,
+                    Err(e) => return could_not_run(&e.to_string()),
+                },
+            };
+            let outcome = validate_file(&catalog, &nsid, &file, rkey.as_deref());
+            match &outcome {
+                FileOutcome::Valid => println!("{}: valid {nsid}", file.display()),
+                FileOutcome::Invalid(errors) => {
+                    for e in errors {
+                        println!("{e}");
+                    }
+                }
+                FileOutcome::CouldNotRun(reason) => eprintln!("reprise: {reason}"),
+            }
+            ExitCode::from(outcome.exit_code() as u8)
+        }
+        LexiconCommand::Check { dir } => match check_dir(&dir) {
+            Ok(nsids) => {
+                for nsid in nsids {
+                    println!("{nsid}");
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e @ LexiconError::Io { .. }) => could_not_run(&e.to_string()),
+            Err(e) => {
+                eprintln!("reprise: {e}");
+                ExitCode::from(1)
+            }
+        },
+    }
+}
+
+fn could_not_run(reason: &str) -> ExitCode {
+    eprintln!("reprise: {reason}");
+    ExitCode::from(2)
+}
