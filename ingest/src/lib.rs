@@ -5,10 +5,12 @@
 //! batches together with the source's cursor. Nothing is dropped: a frame that cannot be understood is
 //! appended as a rejected event carrying the reason.
 
+mod bodies;
 mod fixture;
 mod lines;
 mod v1;
 
+pub use bodies::{AccountBody, IdentityBody, account_body, identity_body};
 pub use fixture::{FixtureOptions, FixtureReport, fixture_source, ingest_fixture};
 pub use v1::{DecodedFrame, commit_record, decode_v1};
 

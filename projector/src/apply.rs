@@ -1,11 +1,16 @@
-//! Applying events: dispatch by kind and collection, the ordering decision, and the checkpoint.
+//! Applying events: the one pipeline every record goes through (account state, ordering, CID,
+//! lexicon, model), the audit row each event leaves, and the checkpoint.
 
 use reprise_events::{EventKind, LogReader, Operation, StoredEvent};
-use reprise_lexicons::Catalog;
+use reprise_lexicons::{Catalog, RecordError, normalize_teal_alpha};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use serde_json::Value;
 
+use crate::accounts::{self, Visibility};
+use crate::audit::{self, Entry};
+use crate::models::Model;
 use crate::ordering::{Decision, Head, decide};
-use crate::{ApplyReport, ProjectorError, tracks};
+use crate::{ApplyReport, ProjectorError};
 
 /// What happened to one event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,15 +22,72 @@ pub enum Outcome {
 /// Why an event changed nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ignored {
-    /// No read model covers this kind or collection (yet).
+    /// No read model covers this kind or collection.
     NotIndexed,
     /// Ingest could not understand the frame.
-    Rejected,
+    Rejected(String),
     Duplicate,
     OlderRev,
     Tombstoned,
-    /// The record is not a valid version; the reason says why.
+    /// An account or identity event older (by upstream seq) than one already applied.
+    OlderSeq,
+    /// The account is deleted: its records are gone and new ones are not indexed.
+    AccountDeleted,
+    /// The record does not match the CID the commit claims.
+    CidMismatch,
+    /// The record is not a valid version; every error, with its path.
     Invalid(String),
+}
+
+impl Ignored {
+    pub fn reason(&self) -> String {
+        match self {
+            Ignored::NotIndexed => "not indexed".into(),
+            Ignored::Rejected(r) => format!("rejected by ingest: {r}"),
+            Ignored::Duplicate => "duplicate".into(),
+            Ignored::OlderRev => "older rev".into(),
+            Ignored::Tombstoned => "tombstone".into(),
+            Ignored::OlderSeq => "older seq".into(),
+            Ignored::AccountDeleted => "account deleted".into(),
+            Ignored::CidMismatch => "cid mismatch".into(),
+            Ignored::Invalid(_) => "invalid".into(),
+        }
+    }
+}
+
+/// A model's failure to apply a version: a database error stops the batch; a decode error makes the
+/// version invalid.
+#[derive(Debug)]
+pub(crate) enum ModelError {
+    Sql(rusqlite::Error),
+    Decode(String),
+}
+
+impl From<rusqlite::Error> for ModelError {
+    fn from(e: rusqlite::Error) -> Self {
+        ModelError::Sql(e)
+    }
+}
+
+/// The version of a record being applied.
+#[derive(Debug)]
+pub(crate) struct Version<'e> {
+    pub uri: &'e str,
+    pub did: &'e str,
+    pub collection: &'e str,
+    pub rkey: &'e str,
+    pub cid: &'e str,
+    pub rev: &'e str,
+    pub seq: i64,
+    pub received_at_us: i64,
+}
+
+/// A record's claimed time, but never later than when it arrived (a future date must not pin
+/// anything to the top of a feed).
+pub(crate) fn sort_at(claimed: &str, received_at_us: i64) -> Result<i64, ModelError> {
+    let t =
+        claimed.parse::<jiff::Timestamp>().map_err(|e| ModelError::Decode(format!("{claimed:?}: {e}")))?;
+    Ok(t.as_microsecond().min(received_at_us))
 }
 
 pub(crate) fn checkpoint(conn: &Connection) -> Result<i64, ProjectorError> {
@@ -60,63 +122,111 @@ pub(crate) fn batch(
     Ok(report)
 }
 
-/// Applies one event inside the batch's transaction.
+/// Applies one event inside the batch's transaction and records its audit row.
 pub(crate) fn apply(
     tx: &Transaction<'_>,
     catalog: &Catalog,
     event: &StoredEvent,
 ) -> Result<Outcome, ProjectorError> {
     let env = &event.envelope;
-    match env.kind() {
-        EventKind::Rejected => return Ok(Outcome::Ignored(Ignored::Rejected)),
-        EventKind::Commit if env.collection.as_deref() == Some(tracks::COLLECTION) => {}
+    let mut entry = Entry::for_event(event);
+    let outcome = match env.kind() {
+        EventKind::Rejected => {
+            Outcome::Ignored(Ignored::Rejected(env.reject_reason.clone().unwrap_or_default()))
+        }
+        EventKind::Account => accounts::apply_account(tx, event)?,
+        EventKind::Identity => accounts::apply_identity(tx, event)?,
+        EventKind::Commit => match env.collection.as_deref().and_then(Model::of) {
+            None => return Ok(Outcome::Ignored(Ignored::NotIndexed)),
+            Some(model) => commit(tx, catalog, event, model, &mut entry)?,
+        },
+        // Gap markers and any kind added later describe the stream, not a record or an account.
+        #[allow(unreachable_patterns)]
         _ => return Ok(Outcome::Ignored(Ignored::NotIndexed)),
-    }
-    // Ingest guarantees these for commits; a row that lacks them is treated as not understood.
-    let (Some(did), Some(rkey), Some(rev), Some(op)) =
-        (env.did.as_deref(), env.rkey.as_deref(), env.rev.as_deref(), env.operation)
-    else {
-        return Ok(Outcome::Ignored(Ignored::Rejected));
     };
-    let uri = format!("at://{did}/{}/{rkey}", tracks::COLLECTION);
-    let head = load_head(tx, &uri)?;
-    match decide(head.as_ref(), op, rev, env.cid.as_deref()) {
+    audit::record(tx, &entry, &outcome)?;
+    Ok(outcome)
+}
+
+fn commit(
+    tx: &Transaction<'_>,
+    catalog: &Catalog,
+    event: &StoredEvent,
+    model: Model,
+    entry: &mut Entry,
+) -> Result<Outcome, ProjectorError> {
+    let env = &event.envelope;
+    // Ingest guarantees these for commits; a row that lacks them is treated as not understood.
+    let (Some(did), Some(collection), Some(rkey), Some(rev), Some(op)) = (
+        env.did.as_deref(),
+        env.collection.as_deref(),
+        env.rkey.as_deref(),
+        env.rev.as_deref(),
+        env.operation,
+    ) else {
+        return Ok(Outcome::Ignored(Ignored::Rejected("commit without its envelope".into())));
+    };
+    let uri = entry.uri.clone().unwrap_or_default();
+    let visibility = accounts::touch(tx, did, event.received_at_us)?;
+    if visibility == Visibility::Deleted {
+        return Ok(Outcome::Ignored(Ignored::AccountDeleted));
+    }
+    if let Visibility::Hidden(status) = &visibility {
+        entry.note = Some(format!("account {status}: not served until active again"));
+    }
+    match decide(load_head(tx, &uri)?.as_ref(), op, rev, env.cid.as_deref()) {
         Decision::Apply => {}
         Decision::Duplicate => return Ok(Outcome::Ignored(Ignored::Duplicate)),
         Decision::OlderRev => return Ok(Outcome::Ignored(Ignored::OlderRev)),
         Decision::Tombstoned => return Ok(Outcome::Ignored(Ignored::Tombstoned)),
     }
     if op == Operation::Delete {
-        tracks::remove(tx, &uri)?;
+        model.remove(tx, &uri, did)?;
         store_head(tx, &uri, rev, None, event.seq)?;
         return Ok(Outcome::Applied);
     }
     let cid = env.cid.as_deref().unwrap_or_default();
-    let record = match reprise_ingest::commit_record(&event.frame) {
+    let record = match reprise_ingest::commit_record(&event.frame).and_then(|raw| {
+        serde_json::from_str::<Value>(raw.get()).map_err(|e| format!("record is not JSON: {e}"))
+    }) {
         Ok(r) => r,
-        Err(reason) => return Ok(Outcome::Ignored(Ignored::Invalid(reason))),
+        Err(reason) => return Ok(invalid(entry, reason)),
     };
-    let value = match tracks::parse(record) {
-        Ok(v) => v,
-        Err(reason) => return Ok(Outcome::Ignored(Ignored::Invalid(reason))),
-    };
-    let track = match tracks::decode(catalog, rkey, &value) {
-        Ok(t) => t,
-        // An invalid version never replaces the current one, and does not move the head.
-        Err(reason) => return Ok(Outcome::Ignored(Ignored::Invalid(reason))),
-    };
-    let version = tracks::Version {
+    if let Err(e) = catalog.validate_record(collection, rkey, &record) {
+        let errors = match e {
+            RecordError::Invalid(errors) => {
+                errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
+            }
+            other => other.to_string(),
+        };
+        return Ok(invalid(entry, errors));
+    }
+    entry.validation = "valid";
+    let (_, record) = normalize_teal_alpha(collection, record);
+    let version = Version {
         uri: &uri,
         did,
+        collection,
         rkey,
         cid,
         rev,
         seq: event.seq,
         received_at_us: event.received_at_us,
     };
-    tracks::upsert(tx, &version, &track)?;
+    match model.upsert(tx, &version, &record) {
+        Ok(()) => {}
+        Err(ModelError::Sql(e)) => return Err(e.into()),
+        Err(ModelError::Decode(reason)) => return Ok(invalid(entry, reason)),
+    }
     store_head(tx, &uri, rev, Some(cid), event.seq)?;
     Ok(Outcome::Applied)
+}
+
+fn invalid(entry: &mut Entry, errors: String) -> Outcome {
+    entry.validation = "invalid";
+    entry.errors = Some(errors.clone());
+    // An invalid version never replaces the current one, and does not move the head.
+    Outcome::Ignored(Ignored::Invalid(errors))
 }
 
 fn load_head(tx: &Transaction<'_>, uri: &str) -> Result<Option<Head>, ProjectorError> {

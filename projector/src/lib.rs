@@ -5,8 +5,12 @@
 //! continues from there. The projector does no network IO: read models are a pure function of the
 //! log, and `rebuild` replays from seq 0 into a fresh file that gives the same result.
 
+mod accounts;
 mod apply;
+mod audit;
+mod models;
 mod ordering;
+mod plays;
 mod rebuild;
 pub mod schema;
 mod tracks;
@@ -18,8 +22,10 @@ use reprise_events::{LogError, LogReader};
 pub use reprise_lexicons::Catalog;
 use rusqlite::Connection;
 
+pub use accounts::HIDING_STATUSES;
 pub use apply::{Ignored, Outcome};
 pub use ordering::{Decision, Head, decide};
+pub use plays::name_key;
 pub use rebuild::{RebuildReport, rebuild};
 pub use schema::{VERSION as SCHEMA_VERSION, VIEWS_FILE};
 

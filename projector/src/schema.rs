@@ -8,7 +8,7 @@ use rusqlite::{Connection, OpenFlags};
 use crate::ProjectorError;
 
 /// Bump with any change below, and describe the change in SCHEMA.md.
-pub const VERSION: i64 = 1;
+pub const VERSION: i64 = 3;
 
 /// File name of the read models inside the data directory.
 pub const VIEWS_FILE: &str = "views.db";
@@ -26,6 +26,37 @@ CREATE TABLE IF NOT EXISTS record_heads (
     cid      TEXT,
     deleted  INTEGER NOT NULL,
     seq      INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS actors (
+    did            TEXT PRIMARY KEY,
+    handle         TEXT,
+    status         TEXT NOT NULL,
+    active         INTEGER NOT NULL,
+    account_seq    INTEGER,
+    identity_seq   INTEGER,
+    first_seen_us  INTEGER NOT NULL,
+    last_seen_us   INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS handle_history (
+    did           TEXT NOT NULL,
+    seq           INTEGER NOT NULL,
+    handle        TEXT,
+    upstream_seq  INTEGER NOT NULL,
+    time          TEXT,
+    PRIMARY KEY (did, seq)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS profiles (
+    did         TEXT PRIMARY KEY,
+    uri         TEXT NOT NULL,
+    cid         TEXT NOT NULL,
+    bio         TEXT,
+    avatar      TEXT,
+    created_at  TEXT,
+    updated_at  TEXT,
+    seq         INTEGER NOT NULL
 ) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS tracks (
@@ -50,14 +81,131 @@ CREATE TABLE IF NOT EXISTS tracks (
     created_at       TEXT NOT NULL,
     sort_at_us       INTEGER NOT NULL,
     indexed_at_us    INTEGER NOT NULL,
+    name_key         TEXT NOT NULL,
     seq              INTEGER NOT NULL
 ) WITHOUT ROWID;
+
+-- Full-text search over tracks; the rowid is a 64-bit hash of the track URI (tracks::fts_rowid).
+CREATE VIRTUAL TABLE IF NOT EXISTS tracks_fts USING fts5(
+    uri UNINDEXED, title, artist, album, description, tokenize = 'unicode61 remove_diacritics 2'
+);
+
+CREATE TABLE IF NOT EXISTS likes (
+    uri            TEXT PRIMARY KEY,
+    did            TEXT NOT NULL,
+    subject_uri    TEXT NOT NULL,
+    subject_cid    TEXT NOT NULL,
+    created_at     TEXT NOT NULL,
+    sort_at_us     INTEGER NOT NULL,
+    indexed_at_us  INTEGER NOT NULL,
+    seq            INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS comments (
+    uri            TEXT PRIMARY KEY,
+    did            TEXT NOT NULL,
+    subject_uri    TEXT NOT NULL,
+    subject_cid    TEXT NOT NULL,
+    text           TEXT NOT NULL,
+    timestamp_ms   INTEGER NOT NULL,
+    created_at     TEXT NOT NULL,
+    updated_at     TEXT,
+    sort_at_us     INTEGER NOT NULL,
+    indexed_at_us  INTEGER NOT NULL,
+    seq            INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS lists (
+    uri            TEXT PRIMARY KEY,
+    did            TEXT NOT NULL,
+    cid            TEXT NOT NULL,
+    name           TEXT,
+    list_type      TEXT NOT NULL,
+    item_count     INTEGER NOT NULL,
+    created_at     TEXT NOT NULL,
+    updated_at     TEXT,
+    sort_at_us     INTEGER NOT NULL,
+    indexed_at_us  INTEGER NOT NULL,
+    seq            INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS list_items (
+    list_uri     TEXT NOT NULL,
+    position     INTEGER NOT NULL,
+    subject_uri  TEXT NOT NULL,
+    subject_cid  TEXT NOT NULL,
+    PRIMARY KEY (list_uri, position)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS plays (
+    uri                TEXT PRIMARY KEY,
+    did                TEXT NOT NULL,
+    collection         TEXT NOT NULL,
+    track_name         TEXT NOT NULL,
+    artists            TEXT NOT NULL,
+    release_name       TEXT,
+    duration           INTEGER,
+    played_time        TEXT,
+    sort_at_us         INTEGER NOT NULL,
+    origin_uri         TEXT,
+    music_service_uri  TEXT,
+    match_uri          TEXT,
+    match_rkey         TEXT,
+    match_name         TEXT,
+    record             TEXT NOT NULL,
+    seq                INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS now_playing (
+    did        TEXT PRIMARY KEY,
+    uri        TEXT NOT NULL,
+    time       TEXT,
+    expiry     TEXT,
+    expiry_us  INTEGER,
+    item       TEXT,
+    seq        INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS audit (
+    seq         INTEGER PRIMARY KEY,
+    did         TEXT,
+    uri         TEXT,
+    kind        TEXT NOT NULL,
+    operation   TEXT,
+    rev         TEXT,
+    cid         TEXT,
+    cid_check   TEXT,
+    validation  TEXT NOT NULL,
+    errors      TEXT,
+    outcome     TEXT NOT NULL,
+    reason      TEXT
+);
 ";
 
-/// Secondary indexes: created after a bulk rebuild, which is several times faster than maintaining them.
+/// Indexes the projector itself needs (removing an account's records), so they exist during a rebuild.
+const APPLY_INDEXES: &str = "
+CREATE INDEX IF NOT EXISTS tracks_by_artist ON tracks (did, sort_at_us DESC, uri DESC);
+CREATE INDEX IF NOT EXISTS likes_by_actor ON likes (did, sort_at_us DESC, uri DESC);
+CREATE INDEX IF NOT EXISTS comments_by_actor ON comments (did);
+CREATE INDEX IF NOT EXISTS lists_by_actor ON lists (did, list_type, sort_at_us DESC, uri DESC);
+CREATE INDEX IF NOT EXISTS plays_by_actor ON plays (did, sort_at_us DESC, uri DESC);
+";
+
+/// Indexes for the API's queries: created after a bulk rebuild, which is several times faster than
+/// maintaining them. Each serves a query the API makes (see SCHEMA.md).
 const INDEXES: &str = "
 CREATE INDEX IF NOT EXISTS tracks_feed ON tracks (sort_at_us DESC, uri DESC);
-CREATE INDEX IF NOT EXISTS tracks_by_artist ON tracks (did, sort_at_us DESC, uri DESC);
+CREATE INDEX IF NOT EXISTS tracks_by_album ON tracks (album, sort_at_us DESC, uri DESC);
+CREATE INDEX IF NOT EXISTS actors_by_handle ON actors (handle);
+CREATE INDEX IF NOT EXISTS likes_by_subject ON likes (subject_uri, sort_at_us DESC, uri DESC);
+CREATE INDEX IF NOT EXISTS comments_by_subject ON comments (subject_uri, timestamp_ms, sort_at_us, uri);
+CREATE INDEX IF NOT EXISTS list_items_by_subject ON list_items (subject_uri);
+CREATE INDEX IF NOT EXISTS plays_by_match_uri ON plays (match_uri) WHERE match_uri IS NOT NULL;
+CREATE INDEX IF NOT EXISTS plays_by_match_rkey ON plays (match_rkey) WHERE match_rkey IS NOT NULL;
+CREATE INDEX IF NOT EXISTS plays_by_match_name ON plays (match_name) WHERE match_name IS NOT NULL;
+CREATE INDEX IF NOT EXISTS plays_by_time ON plays (sort_at_us);
+CREATE INDEX IF NOT EXISTS audit_by_uri ON audit (uri, seq) WHERE uri IS NOT NULL;
+CREATE INDEX IF NOT EXISTS audit_by_did ON audit (did, seq) WHERE did IS NOT NULL;
 ";
 
 /// Opens `views.db` for the projector, creating it when new; refuses another schema version.
@@ -101,6 +249,7 @@ fn init(conn: &Connection, with_indexes: bool) -> Result<(), ProjectorError> {
         return Err(ProjectorError::SchemaMismatch { found, expected: VERSION });
     }
     conn.execute_batch(TABLES)?;
+    conn.execute_batch(APPLY_INDEXES)?;
     if with_indexes {
         conn.execute_batch(INDEXES)?;
     }

@@ -48,10 +48,13 @@ fn a_delete_then_a_replayed_create_does_not_resurrect() {
     let create = r.track("create", "3kaaaaaaaaaa2", "3kaaaaaaaaab2", "gone", T1);
     w.given(&[create.clone(), r.delete("fm.plyr.track", "3kaaaaaaaaaa2", "3kaaaaaaaaac2")]);
     w.project(100);
-    // A rewind replays the create (here from another host, so the log keeps it as a new receipt).
+    // The same create delivered again (a rewind, another host) is the same event: the log drops it.
     let mut replayed: serde_json::Value = serde_json::from_str(&create).unwrap();
     replayed["time_us"] = json!(1);
     w.given(&[replayed.to_string()]);
+    assert_eq!(w.log.head(), 2);
+    // A create the log has not seen, at a rev older than the tombstone, reaches the projector and loses.
+    w.given(&[r.track("create", "3kaaaaaaaaaa2", "3kaaaaaaaaab3", "older create", T1)]);
     w.project(100);
     assert_eq!(w.titles(), pairs(&[]));
     // A genuinely newer create of the same key is a new record and does appear.
@@ -168,7 +171,9 @@ fn rebuild_equals_incremental_for_random_batch_sizes_and_interleavings() {
 #[test]
 fn reordered_delivery_converges_to_the_same_tracks() {
     let mut fixture = Vec::new();
-    let mix = Mix { track_update: 300, track_delete: 150, ..Mix::default() };
+    // Without account events: a deletion's effect depends on which commits it sees (by design), so
+    // only per-record ordering is order-independent.
+    let mix = Mix { track_update: 300, track_delete: 150, account: 0, ..Mix::default() };
     generate(&mut fixture, 400, 4, 11, &mix).unwrap();
     let frames: Vec<String> = String::from_utf8(fixture).unwrap().lines().map(str::to_owned).collect();
     let mut forward = World::new();

@@ -20,6 +20,22 @@ impl ApiError {
         ApiError { status: StatusCode::NOT_FOUND, error: "NotFound", message: message.into() }
     }
 
+    pub fn rate_limited() -> Self {
+        ApiError {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            error: "RateLimitExceeded",
+            message: "too many requests: retry later".into(),
+        }
+    }
+
+    pub fn timeout() -> Self {
+        ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            error: "RequestTimeout",
+            message: "the request took too long".into(),
+        }
+    }
+
     /// A server-side failure: logged here, once, and never shown to the client.
     pub fn internal(err: impl std::fmt::Display) -> Self {
         tracing::error!(error = %err, "request failed");

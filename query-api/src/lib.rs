@@ -2,16 +2,27 @@
 //!
 //! `router(state)` is a plain function, so tests drive it with `oneshot` or a real listener on
 //! 127.0.0.1:0; `serve(listener, state, shutdown)` runs it until `shutdown` resolves, finishing
-//! in-flight requests. Connections to `views.db` are opened read-only: this crate never writes.
+//! in-flight requests. Connections to `views.db` (with the log attached) are opened read-only:
+//! this crate never writes. Every query is described once, in `spec.rs`.
 
 mod error;
+mod feeds;
+mod history;
+mod index;
+mod lists;
+mod middleware;
+mod page;
 mod params;
 mod pool;
-mod tracks;
+mod social;
+pub mod spec;
+mod views;
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
@@ -20,25 +31,98 @@ use tokio::net::TcpListener;
 pub use error::ApiError;
 pub use pool::Pool;
 
-/// What every handler can reach.
+/// Renders extra Prometheus text for `/metrics` (ingest's counters, for instance).
+pub type MetricsSource = Arc<dyn Fn() -> String + Send + Sync>;
+
+/// How the API treats requests.
 #[derive(Debug, Clone)]
+pub struct ApiOptions {
+    /// Requests per minute per client IP; 0 turns the limit off.
+    pub rate_limit_per_minute: u32,
+    /// Requests a client may make at once before the rate applies.
+    pub rate_limit_burst: u32,
+    pub request_timeout: Duration,
+    /// `Cache-Control: max-age` for successful reads.
+    pub cache_max_age_seconds: u32,
+}
+
+impl Default for ApiOptions {
+    fn default() -> Self {
+        ApiOptions {
+            rate_limit_per_minute: 0,
+            rate_limit_burst: 0,
+            request_timeout: Duration::from_secs(10),
+            cache_max_age_seconds: 5,
+        }
+    }
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
 pub struct AppState {
     pool: Arc<Pool>,
+    options: Arc<ApiOptions>,
+    limiter: Arc<middleware::RateLimiter>,
+    metrics: Option<MetricsSource>,
+    counters: Arc<middleware::Counters>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").field("options", &self.options).finish_non_exhaustive()
+    }
 }
 
 impl AppState {
-    /// State over the read models at `views_path` (the file must exist and have the current schema).
+    /// State over the read models at `views_path`, with the log beside it (`events.db` in the same
+    /// directory) attached read-only.
     pub fn open(views_path: PathBuf) -> Result<Self, reprise_projector::ProjectorError> {
-        Ok(AppState { pool: Arc::new(Pool::open(views_path)?) })
+        let log_path = views_path.with_file_name(reprise_events::LOG_FILE);
+        Self::with_options(views_path, log_path, ApiOptions::default(), None)
+    }
+
+    pub fn with_options(
+        views_path: PathBuf,
+        log_path: PathBuf,
+        options: ApiOptions,
+        metrics: Option<MetricsSource>,
+    ) -> Result<Self, reprise_projector::ProjectorError> {
+        Ok(AppState {
+            pool: Arc::new(Pool::open(views_path, log_path)?),
+            limiter: Arc::new(middleware::RateLimiter::new(
+                options.rate_limit_per_minute,
+                options.rate_limit_burst,
+            )),
+            options: Arc::new(options),
+            metrics,
+            counters: Arc::new(middleware::Counters::default()),
+        })
     }
 }
 
 pub fn router(state: AppState) -> Router {
     Router::new()
+        .route("/", get(index::page))
         .route("/health", get(health))
-        .route("/xrpc/fm.reprise.getTracks", get(tracks::get_tracks))
-        .route("/xrpc/fm.reprise.getTrack", get(tracks::get_track))
+        .route("/metrics", get(middleware::metrics))
+        .route("/openapi.json", get(index::openapi))
+        .route("/xrpc/fm.reprise.getTracks", get(feeds::get_tracks))
+        .route("/xrpc/fm.reprise.getTrack", get(feeds::get_track))
+        .route("/xrpc/fm.reprise.searchTracks", get(feeds::search_tracks))
+        .route("/xrpc/fm.reprise.getActorLikes", get(feeds::get_actor_likes))
+        .route("/xrpc/fm.reprise.getLikes", get(social::get_likes))
+        .route("/xrpc/fm.reprise.getComments", get(social::get_comments))
+        .route("/xrpc/fm.reprise.getActivity", get(social::get_activity))
+        .route("/xrpc/fm.reprise.getArtist", get(social::get_artist))
+        .route("/xrpc/fm.reprise.getLists", get(lists::get_lists))
+        .route("/xrpc/fm.reprise.getList", get(lists::get_list))
+        .route("/xrpc/fm.reprise.getPlays", get(lists::get_plays))
+        .route("/xrpc/fm.reprise.getNowPlaying", get(lists::get_now_playing))
+        .route("/xrpc/fm.reprise.getRecordHistory", get(history::get_record_history))
+        .route("/xrpc/fm.reprise.getActorHistory", get(history::get_actor_history))
+        .route("/xrpc/fm.reprise.getStats", get(history::get_stats))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::around))
         .with_state(state)
 }
 
@@ -48,7 +132,9 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 async fn health() -> axum::Json<serde_json::Value> {
@@ -57,4 +143,12 @@ async fn health() -> axum::Json<serde_json::Value> {
 
 async fn not_found() -> ApiError {
     ApiError::not_found("no such endpoint")
+}
+
+/// Unix microseconds now.
+pub(crate) fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or_default()
 }

@@ -16,7 +16,43 @@ pub fn limit(raw: Option<&str>) -> Result<u32, ApiError> {
     }
 }
 
-/// A position in a feed sorted by (time, uri), both descending. Opaque to clients.
+/// A position in a keyset-paginated list: some integers (times, counts, seqs) and a unique text key
+/// (a URI) that breaks ties. Opaque to clients.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keyset {
+    pub nums: Vec<i64>,
+    pub key: String,
+}
+
+impl Keyset {
+    pub fn new(nums: &[i64], key: &str) -> Self {
+        Keyset { nums: nums.to_vec(), key: key.to_owned() }
+    }
+
+    pub fn encode(&self) -> String {
+        let nums: Vec<String> = self.nums.iter().map(i64::to_string).collect();
+        URL_SAFE_NO_PAD.encode(format!("1|{}|{}", nums.join("|"), self.key))
+    }
+
+    /// Decodes a cursor that carries `n` integers.
+    pub fn decode(raw: Option<&str>, n: usize) -> Result<Option<Self>, ApiError> {
+        let Some(raw) = raw else { return Ok(None) };
+        let bad = || ApiError::invalid("malformed cursor: pass back the cursor of a previous page unchanged");
+        let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| bad())?;
+        let text = String::from_utf8(bytes).map_err(|_| bad())?;
+        let mut parts = text.splitn(n + 2, '|');
+        if parts.next() != Some("1") {
+            return Err(bad());
+        }
+        let nums = (0..n)
+            .map(|_| parts.next().and_then(|p| p.parse::<i64>().ok()).ok_or_else(bad))
+            .collect::<Result<Vec<_>, _>>()?;
+        let key = parts.next().ok_or_else(bad)?.to_owned();
+        Ok(Some(Keyset { nums, key }))
+    }
+}
+
+/// A feed position: (time, uri), both descending.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FeedCursor {
     pub at_us: i64,
@@ -24,21 +60,57 @@ pub struct FeedCursor {
 }
 
 impl FeedCursor {
-    pub fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(format!("1|{}|{}", self.at_us, self.uri))
-    }
-
     pub fn decode(raw: Option<&str>) -> Result<Option<Self>, ApiError> {
-        let Some(raw) = raw else { return Ok(None) };
-        let bad = || ApiError::invalid("malformed cursor: pass back the cursor of a previous page unchanged");
-        let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| bad())?;
-        let text = String::from_utf8(bytes).map_err(|_| bad())?;
-        let mut parts = text.splitn(3, '|');
-        let (Some("1"), Some(at), Some(uri)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(bad());
-        };
-        Ok(Some(FeedCursor { at_us: at.parse().map_err(|_| bad())?, uri: uri.to_owned() }))
+        Ok(Keyset::decode(raw, 1)?.map(|k| FeedCursor { at_us: k.nums[0], uri: k.key }))
     }
+}
+
+/// An `actor` parameter: a DID, or a handle to look up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    Did(String),
+    Handle(String),
+}
+
+pub fn actor(name: &str, raw: &str) -> Result<Actor, ApiError> {
+    if raw.starts_with("did:") {
+        return did(name, raw).map(Actor::Did);
+    }
+    let h = raw.strip_prefix('@').unwrap_or(raw).to_ascii_lowercase();
+    let labels: Vec<&str> = h.split('.').collect();
+    let ok = h.len() <= 253
+        && labels.len() >= 2
+        && labels.iter().all(|l| {
+            (1..=63).contains(&l.len())
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+        && labels.last().is_some_and(|tld| tld.as_bytes()[0].is_ascii_alphabetic());
+    if ok {
+        Ok(Actor::Handle(h))
+    } else {
+        Err(ApiError::invalid(format!("{name} must be a DID or a handle, got {raw:?}")))
+    }
+}
+
+/// One of `values` (the first is the default when absent).
+pub fn choice(name: &str, raw: Option<&str>, values: &[&'static str]) -> Result<&'static str, ApiError> {
+    match raw {
+        None => Ok(values[0]),
+        Some(r) => values.iter().find(|v| **v == r).copied().ok_or_else(|| {
+            ApiError::invalid(format!("{name} must be one of {}, got {r:?}", values.join(", ")))
+        }),
+    }
+}
+
+/// Free text of 1..=200 characters.
+pub fn text(name: &str, raw: &str) -> Result<String, ApiError> {
+    let n = raw.chars().count();
+    if n == 0 || n > 200 || raw.trim().is_empty() {
+        return Err(ApiError::invalid(format!("{name} must be 1 to 200 characters")));
+    }
+    Ok(raw.to_owned())
 }
 
 /// A DID per the atproto syntax: `did:<method>:<id>`, at most 2 KiB.
@@ -64,7 +136,12 @@ fn is_did(s: &str) -> bool {
 
 /// An AT-URI naming one record of `collection`: `at://<did>/<collection>/<rkey>`.
 pub fn record_uri(raw: &str, collection: &str) -> Result<String, ApiError> {
-    let bad = || ApiError::invalid(format!("uri must be an at:// URI of a {collection} record, got {raw:?}"));
+    record_uri_in(raw, &[collection], collection)
+}
+
+/// An AT-URI naming one record of any of `collections` (a trailing `.` matches a prefix).
+pub fn record_uri_in(raw: &str, collections: &[&str], what: &str) -> Result<String, ApiError> {
+    let bad = || ApiError::invalid(format!("uri must be an at:// URI of a {what} record, got {raw:?}"));
     let rest = raw.strip_prefix("at://").ok_or_else(bad)?;
     let mut parts = rest.split('/');
     let (Some(authority), Some(coll), Some(rkey), None) =
@@ -76,7 +153,10 @@ pub fn record_uri(raw: &str, collection: &str) -> Result<String, ApiError> {
         && rkey != "."
         && rkey != ".."
         && rkey.bytes().all(|b| b.is_ascii_alphanumeric() || b"._:~-".contains(&b));
-    if !is_did(authority) || coll != collection || !rkey_ok {
+    let coll_ok = collections
+        .iter()
+        .any(|c| if c.ends_with('.') { coll.starts_with(c) && coll.len() > c.len() } else { coll == *c });
+    if !is_did(authority) || !coll_ok || !rkey_ok {
         return Err(bad());
     }
     Ok(raw.to_owned())
@@ -99,10 +179,25 @@ mod tests {
     #[test]
     fn cursors_round_trip_and_garbage_is_refused() {
         let c = FeedCursor { at_us: 1_700_000_000_123_456, uri: "at://did:plc:a/fm.plyr.track/3k|x".into() };
-        assert_eq!(FeedCursor::decode(Some(&c.encode())).unwrap(), Some(c));
+        assert_eq!(FeedCursor::decode(Some(&Keyset::new(&[c.at_us], &c.uri).encode())).unwrap(), Some(c));
+        let k = Keyset::new(&[3, -4], "at://x|y");
+        assert_eq!(Keyset::decode(Some(&k.encode()), 2).unwrap(), Some(k.clone()));
+        assert!(Keyset::decode(Some(&k.encode()), 3).is_err());
         for bad in ["", "!!!", "MXxhYmN8", "Mnwx", "eHh4", "MXx4fGF0"] {
             assert!(FeedCursor::decode(Some(bad)).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn actors_choices_and_text() {
+        assert_eq!(actor("actor", "Alice.Example.COM").unwrap(), Actor::Handle("alice.example.com".into()));
+        assert_eq!(actor("actor", "did:plc:abc").unwrap(), Actor::Did("did:plc:abc".into()));
+        for bad in ["", "alice", "-a.com", "a..com", "a.1com", "did:nope", "al ice.com", &"a.".repeat(200)] {
+            assert!(actor("actor", bad).is_err(), "{bad}");
+        }
+        assert_eq!(choice("sort", None, &["newest", "top"]).unwrap(), "newest");
+        assert!(choice("sort", Some("worst"), &["newest", "top"]).is_err());
+        assert!(text("q", "").is_err() && text("q", "   ").is_err() && text("q", &"x".repeat(201)).is_err());
     }
 
     #[test]

@@ -13,13 +13,15 @@ const MAX_IDLE: usize = 16;
 #[derive(Debug)]
 pub struct Pool {
     path: PathBuf,
+    log: PathBuf,
     idle: Mutex<Vec<Connection>>,
 }
 
 impl Pool {
-    pub fn open(path: PathBuf) -> Result<Self, reprise_projector::ProjectorError> {
-        let first = reprise_projector::schema::open_read_only(&path)?;
-        Ok(Pool { path, idle: Mutex::new(vec![first]) })
+    /// Connections to `views` (read-only) with the log at `log` attached read-only as `log`.
+    pub fn open(views: PathBuf, log: PathBuf) -> Result<Self, reprise_projector::ProjectorError> {
+        let first = connect(&views, &log)?;
+        Ok(Pool { path: views, log, idle: Mutex::new(vec![first]) })
     }
 
     /// Runs `f` with a connection on a blocking thread: SQLite calls must not stall the async workers.
@@ -31,7 +33,7 @@ impl Pool {
         tokio::task::spawn_blocking(move || {
             let conn = match pool.idle.lock().map_err(ApiError::internal)?.pop() {
                 Some(c) => c,
-                None => reprise_projector::schema::open_read_only(&pool.path).map_err(ApiError::internal)?,
+                None => connect(&pool.path, &pool.log).map_err(ApiError::internal)?,
             };
             let out = f(&conn);
             let mut idle = pool.idle.lock().map_err(ApiError::internal)?;
@@ -43,4 +45,13 @@ impl Pool {
         .await
         .map_err(ApiError::internal)?
     }
+}
+
+fn connect(
+    views: &std::path::Path,
+    log: &std::path::Path,
+) -> Result<Connection, reprise_projector::ProjectorError> {
+    let conn = reprise_projector::schema::open_read_only(views)?;
+    conn.execute("ATTACH DATABASE ?1 AS log", [format!("file:{}?mode=ro", log.display())])?;
+    Ok(conn)
 }

@@ -1,56 +1,14 @@
 //! getTracks / getTrack against read models built by the real projector from a real log.
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt;
-use reprise_events::{EventLog, NewEvent};
-use reprise_projector::{Projector, VIEWS_FILE};
-use reprise_query_api::{AppState, router};
+mod support;
+
+use axum::http::StatusCode;
 use reprise_testkit::FrameBuilder;
-use serde_json::{Value, json};
-use tower::ServiceExt;
+use serde_json::json;
+use support::{Fixture, all_pages, call};
 
 const ALICE: &str = "did:plc:aliceaaaaaaaaaaaaaaaaaaa";
 const BOB: &str = "did:plc:bobbbbbbbbbbbbbbbbbbbbbb";
-
-struct Fixture {
-    dir: tempfile::TempDir,
-    log: EventLog,
-    received: i64,
-}
-
-impl Fixture {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let log = EventLog::open(dir.path()).unwrap();
-        Fixture { dir, log, received: 1_779_800_000_000_000 }
-    }
-
-    fn add(&mut self, frames: &[String]) {
-        let events: Vec<NewEvent> = frames
-            .iter()
-            .map(|f| {
-                self.received += 1;
-                let d = reprise_ingest::decode_v1(f.as_bytes());
-                NewEvent {
-                    envelope: d.envelope,
-                    frame: f.clone().into_bytes(),
-                    source_cursor: d.cursor,
-                    received_at_us: self.received,
-                }
-            })
-            .collect();
-        self.log.append("test", &events, None).unwrap();
-        Projector::open(self.dir.path(), 100, std::sync::Arc::new(reprise_projector::Catalog::builtin()))
-            .unwrap()
-            .catch_up(None)
-            .unwrap();
-    }
-
-    fn state(&self) -> AppState {
-        AppState::open(self.dir.path().join(VIEWS_FILE)).unwrap()
-    }
-}
 
 /// `count` tracks by `who` with createdAt one minute apart, some sharing a timestamp.
 fn tracks(f: &mut Fixture, who: &str, count: usize, same_time_every: usize) {
@@ -78,31 +36,6 @@ fn tracks_from(f: &mut Fixture, who: &str, count: usize, same_time_every: usize,
         })
         .collect();
     f.add(&frames);
-}
-
-async fn call(state: &AppState, uri: &str) -> (StatusCode, Value) {
-    let resp = router(state.clone()).oneshot(Request::get(uri).body(Body::empty()).unwrap()).await.unwrap();
-    let status = resp.status();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
-}
-
-async fn all_pages(state: &AppState, base: &str) -> Vec<String> {
-    let mut uris = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let url = match &cursor {
-            Some(c) => format!("{base}&cursor={c}"),
-            None => base.to_owned(),
-        };
-        let (status, body) = call(state, &url).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        uris.extend(body["tracks"].as_array().unwrap().iter().map(|t| t["uri"].as_str().unwrap().to_owned()));
-        match body.get("cursor") {
-            Some(c) => cursor = Some(c.as_str().unwrap().to_owned()),
-            None => return uris,
-        }
-    }
 }
 
 #[tokio::test]
@@ -170,6 +103,8 @@ async fn the_artist_filter_and_the_track_view() {
         assert!(t.get(key).is_some(), "trackView lacks {key}: {t}");
     }
     assert_eq!(t["did"], BOB);
+    assert_eq!(t["artist"]["did"], BOB);
+    assert_eq!(t["artistName"], "Test Artist");
     assert_eq!(t["features"], json!([]));
     assert!(t["indexedAt"].as_str().unwrap().ends_with('Z'));
 }

@@ -7,6 +7,7 @@ mod dump;
 mod frames;
 mod generate;
 mod ids;
+pub mod records;
 
 pub use dump::dump_views;
 pub use frames::{FrameBuilder, account, identity};

@@ -1,5 +1,7 @@
 //! Given/when/then helpers: frames into a real log, the projector over it, and a readable dump.
 
+#![allow(dead_code)]
+
 use reprise_events::{EventLog, NewEvent};
 use reprise_projector::{Projector, VIEWS_FILE};
 
@@ -46,5 +48,34 @@ impl World {
         let conn = rusqlite::Connection::open(self.dir.path().join(VIEWS_FILE)).unwrap();
         let mut stmt = conn.prepare("SELECT rkey, title FROM tracks ORDER BY rkey").unwrap();
         stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect()
+    }
+}
+
+impl World {
+    /// The rows of `sql` against views.db, each as "a | b | c".
+    pub fn rows(&self, sql: &str) -> Vec<String> {
+        let conn = rusqlite::Connection::open(self.dir.path().join(VIEWS_FILE)).unwrap();
+        let mut stmt = conn.prepare(sql).unwrap();
+        let n = stmt.column_count();
+        let mut rows = stmt.query([]).unwrap();
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().unwrap() {
+            let cells: Vec<String> = (0..n)
+                .map(|i| match r.get_ref(i).unwrap() {
+                    rusqlite::types::ValueRef::Null => "null".to_owned(),
+                    rusqlite::types::ValueRef::Integer(v) => v.to_string(),
+                    rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+                    other => format!("{other:?}"),
+                })
+                .collect();
+            out.push(cells.join(" | "));
+        }
+        out
+    }
+
+    pub fn one(&self, sql: &str) -> String {
+        let rows = self.rows(sql);
+        assert_eq!(rows.len(), 1, "{sql}: {rows:?}");
+        rows.into_iter().next().unwrap()
     }
 }

@@ -1,0 +1,111 @@
+//! Accounts and identities: status (hiding and deleting an account's content), handles with their
+//! history, first and last seen. Account and identity events apply in upstream-seq order per DID.
+
+use reprise_events::StoredEvent;
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use crate::ProjectorError;
+use crate::apply::{Ignored, Outcome};
+
+/// Whether an account's records are served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Visibility {
+    Visible,
+    /// Takendown, suspended or deactivated: kept and kept current, but not served until active again.
+    Hidden(String),
+    /// Deleted: the account's records are removed from every read model (the log keeps them).
+    Deleted,
+}
+
+/// Statuses that hide an account's content; SQL below lists the same set.
+pub const HIDING_STATUSES: [&str; 3] = ["takendown", "suspended", "deactivated"];
+
+fn visibility(status: &str) -> Visibility {
+    match status {
+        "deleted" => Visibility::Deleted,
+        s if HIDING_STATUSES.contains(&s) => Visibility::Hidden(s.to_owned()),
+        _ => Visibility::Visible,
+    }
+}
+
+/// Notes that `did` was seen now; returns whether its content is served.
+pub(crate) fn touch(tx: &Transaction<'_>, did: &str, now_us: i64) -> Result<Visibility, ProjectorError> {
+    let status: String = tx
+        .prepare_cached(
+            "INSERT INTO actors (did, status, active, first_seen_us, last_seen_us) VALUES (?1, 'active', 1, ?2, ?2)
+             ON CONFLICT(did) DO UPDATE SET last_seen_us = MAX(last_seen_us, excluded.last_seen_us)
+             RETURNING status",
+        )?
+        .query_row(params![did, now_us], |r| r.get(0))?;
+    Ok(visibility(&status))
+}
+
+pub(crate) fn apply_account(tx: &Transaction<'_>, event: &StoredEvent) -> Result<Outcome, ProjectorError> {
+    let (Some(did), Some(useq)) = (event.envelope.did.as_deref(), event.envelope.upstream_seq) else {
+        return Ok(Outcome::Ignored(Ignored::Rejected("account event without did or seq".into())));
+    };
+    let body = match reprise_ingest::account_body(&event.frame) {
+        Ok(b) => b,
+        Err(reason) => return Ok(Outcome::Ignored(Ignored::Rejected(reason))),
+    };
+    touch(tx, did, event.received_at_us)?;
+    if seen_seq(tx, "account_seq", did)?.is_some_and(|cur| useq <= cur) {
+        return Ok(Outcome::Ignored(Ignored::OlderSeq));
+    }
+    let status = match (body.active, body.status) {
+        (_, Some(status)) => status,
+        (true, None) => "active".to_owned(),
+        (false, None) => "deactivated".to_owned(),
+    };
+    tx.prepare_cached("UPDATE actors SET status = ?2, active = ?3, account_seq = ?4 WHERE did = ?1")?
+        .execute(params![did, status, body.active, useq])?;
+    if visibility(&status) == Visibility::Deleted {
+        remove_content(tx, did)?;
+    }
+    Ok(Outcome::Applied)
+}
+
+pub(crate) fn apply_identity(tx: &Transaction<'_>, event: &StoredEvent) -> Result<Outcome, ProjectorError> {
+    let (Some(did), Some(useq)) = (event.envelope.did.as_deref(), event.envelope.upstream_seq) else {
+        return Ok(Outcome::Ignored(Ignored::Rejected("identity event without did or seq".into())));
+    };
+    let body = match reprise_ingest::identity_body(&event.frame) {
+        Ok(b) => b,
+        Err(reason) => return Ok(Outcome::Ignored(Ignored::Rejected(reason))),
+    };
+    touch(tx, did, event.received_at_us)?;
+    if seen_seq(tx, "identity_seq", did)?.is_some_and(|cur| useq <= cur) {
+        return Ok(Outcome::Ignored(Ignored::OlderSeq));
+    }
+    // An identity event without a handle means the handle no longer verifies: forget it.
+    let handle = body.handle.map(|h| h.to_ascii_lowercase());
+    tx.prepare_cached("UPDATE actors SET handle = ?2, identity_seq = ?3 WHERE did = ?1")?
+        .execute(params![did, handle, useq])?;
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO handle_history (did, seq, handle, upstream_seq, time) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![did, event.seq, handle, useq, body.time])?;
+    Ok(Outcome::Applied)
+}
+
+fn seen_seq(tx: &Transaction<'_>, column: &str, did: &str) -> Result<Option<i64>, ProjectorError> {
+    let sql = format!("SELECT {column} FROM actors WHERE did = ?1");
+    Ok(tx.prepare_cached(&sql)?.query_row([did], |r| r.get::<_, Option<i64>>(0)).optional()?.flatten())
+}
+
+/// Removes every record of `did` from every read model; heads stay, so replays keep their order.
+fn remove_content(tx: &Transaction<'_>, did: &str) -> Result<(), ProjectorError> {
+    let uris: Vec<String> = tx
+        .prepare_cached("SELECT uri FROM tracks WHERE did = ?1")?
+        .query_map([did], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for uri in uris {
+        crate::tracks::remove(tx, &uri)?;
+    }
+    tx.prepare_cached("DELETE FROM list_items WHERE list_uri IN (SELECT uri FROM lists WHERE did = ?1)")?
+        .execute([did])?;
+    for table in ["tracks", "likes", "comments", "lists", "plays", "now_playing", "profiles"] {
+        tx.prepare_cached(&format!("DELETE FROM {table} WHERE did = ?1"))?.execute([did])?;
+    }
+    Ok(())
+}
