@@ -40,7 +40,11 @@ pub(crate) fn touch(tx: &Transaction<'_>, did: &str, now_us: i64) -> Result<Visi
     Ok(visibility(&status))
 }
 
-pub(crate) fn apply_account(tx: &Transaction<'_>, event: &StoredEvent) -> Result<Outcome, ProjectorError> {
+pub(crate) fn apply_account(
+    tx: &Transaction<'_>,
+    event: &StoredEvent,
+    bulk: bool,
+) -> Result<Outcome, ProjectorError> {
     let (Some(did), Some(useq)) = (event.envelope.did.as_deref(), event.envelope.upstream_seq) else {
         return Ok(Outcome::Ignored(Ignored::Rejected("account event without did or seq".into())));
     };
@@ -60,7 +64,7 @@ pub(crate) fn apply_account(tx: &Transaction<'_>, event: &StoredEvent) -> Result
     tx.prepare_cached("UPDATE actors SET status = ?2, active = ?3, account_seq = ?4 WHERE did = ?1")?
         .execute(params![did, status, body.active, useq])?;
     if visibility(&status) == Visibility::Deleted {
-        remove_content(tx, did)?;
+        remove_content(tx, did, bulk)?;
     }
     Ok(Outcome::Applied)
 }
@@ -94,13 +98,13 @@ fn seen_seq(tx: &Transaction<'_>, column: &str, did: &str) -> Result<Option<i64>
 }
 
 /// Removes every record of `did` from every read model; heads stay, so replays keep their order.
-fn remove_content(tx: &Transaction<'_>, did: &str) -> Result<(), ProjectorError> {
+fn remove_content(tx: &Transaction<'_>, did: &str, bulk: bool) -> Result<(), ProjectorError> {
     let uris: Vec<String> = tx
         .prepare_cached("SELECT uri FROM tracks WHERE did = ?1")?
         .query_map([did], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
     for uri in uris {
-        crate::tracks::remove(tx, &uri)?;
+        crate::tracks::remove(tx, &uri, bulk)?;
     }
     tx.prepare_cached("DELETE FROM list_items WHERE list_uri IN (SELECT uri FROM lists WHERE did = ?1)")?
         .execute([did])?;

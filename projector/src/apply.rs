@@ -3,6 +3,8 @@
 
 use reprise_events::{EventKind, LogReader, Operation, StoredEvent};
 use reprise_lexicons::{Catalog, RecordError, normalize_teal_alpha};
+use std::collections::HashMap;
+
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde_json::Value;
 
@@ -90,6 +92,78 @@ pub(crate) fn sort_at(claimed: &str, received_at_us: i64) -> Result<i64, ModelEr
     Ok(t.as_microsecond().min(received_at_us))
 }
 
+/// Where the ordering state lives: in `record_heads` (incremental application), or in memory during
+/// a bulk rebuild, written out sorted at the end, because random-key inserts into a big B-tree
+/// were the rebuild's bottleneck (see ../shared/LIMITS.md).
+#[derive(Debug, Default)]
+pub(crate) enum Heads {
+    #[default]
+    Table,
+    Memory(HashMap<String, (Head, i64)>),
+}
+
+impl Heads {
+    fn load(&self, tx: &Transaction<'_>, uri: &str) -> Result<Option<Head>, ProjectorError> {
+        match self {
+            Heads::Memory(m) => Ok(m.get(uri).map(|(h, _)| h.clone())),
+            Heads::Table => Ok(tx
+                .prepare_cached("SELECT rev, cid, deleted FROM record_heads WHERE uri = ?1")?
+                .query_row([uri], |r| Ok(Head { rev: r.get(0)?, cid: r.get(1)?, deleted: r.get(2)? }))
+                .optional()?),
+        }
+    }
+
+    fn store(
+        &mut self,
+        tx: &Transaction<'_>,
+        uri: &str,
+        rev: &str,
+        cid: Option<&str>,
+        seq: i64,
+    ) -> Result<(), ProjectorError> {
+        match self {
+            Heads::Memory(m) => {
+                let head = Head { rev: rev.to_owned(), cid: cid.map(str::to_owned), deleted: cid.is_none() };
+                m.insert(uri.to_owned(), (head, seq));
+            }
+            Heads::Table => {
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO record_heads (uri, rev, cid, deleted, seq) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![uri, rev, cid, cid.is_none(), seq])?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes in-memory heads to `record_heads`, in key order.
+    pub(crate) fn flush(&mut self, conn: &mut Connection) -> Result<(), ProjectorError> {
+        let Heads::Memory(m) = std::mem::take(self) else { return Ok(()) };
+        let mut all: Vec<_> = m.into_iter().collect();
+        all.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let tx = conn.transaction()?;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT OR REPLACE INTO record_heads (uri, rev, cid, deleted, seq) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for (uri, (h, seq)) in all {
+                insert.execute(params![uri, h.rev, h.cid, h.deleted, seq])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+/// What applying needs besides the transaction.
+#[derive(Debug)]
+pub(crate) struct Ctx<'c> {
+    pub catalog: &'c Catalog,
+    pub heads: Heads,
+    /// A bulk rebuild: derived indexes (search) are built once at the end instead of per event.
+    pub bulk: bool,
+}
+
 pub(crate) fn checkpoint(conn: &Connection) -> Result<i64, ProjectorError> {
     Ok(conn.query_row("SELECT seq FROM checkpoint WHERE id = 1", [], |r| r.get(0))?)
 }
@@ -97,7 +171,7 @@ pub(crate) fn checkpoint(conn: &Connection) -> Result<i64, ProjectorError> {
 pub(crate) fn batch(
     views: &mut Connection,
     log: &LogReader,
-    catalog: &Catalog,
+    ctx: &mut Ctx<'_>,
     batch_size: usize,
     until: Option<i64>,
 ) -> Result<ApplyReport, ProjectorError> {
@@ -112,7 +186,7 @@ pub(crate) fn batch(
     let tx = views.transaction()?;
     let mut report = ApplyReport { events: events.len() as u64, checkpoint: last, ..Default::default() };
     for event in &events {
-        match apply(&tx, catalog, event)? {
+        match apply(&tx, ctx, event)? {
             Outcome::Applied => report.applied += 1,
             Outcome::Ignored(_) => report.ignored += 1,
         }
@@ -125,7 +199,7 @@ pub(crate) fn batch(
 /// Applies one event inside the batch's transaction and records its audit row.
 pub(crate) fn apply(
     tx: &Transaction<'_>,
-    catalog: &Catalog,
+    ctx: &mut Ctx<'_>,
     event: &StoredEvent,
 ) -> Result<Outcome, ProjectorError> {
     let env = &event.envelope;
@@ -134,11 +208,11 @@ pub(crate) fn apply(
         EventKind::Rejected => {
             Outcome::Ignored(Ignored::Rejected(env.reject_reason.clone().unwrap_or_default()))
         }
-        EventKind::Account => accounts::apply_account(tx, event)?,
+        EventKind::Account => accounts::apply_account(tx, event, ctx.bulk)?,
         EventKind::Identity => accounts::apply_identity(tx, event)?,
         EventKind::Commit => match env.collection.as_deref().and_then(Model::of) {
             None => return Ok(Outcome::Ignored(Ignored::NotIndexed)),
-            Some(model) => commit(tx, catalog, event, model, &mut entry)?,
+            Some(model) => commit(tx, ctx, event, model, &mut entry)?,
         },
         // Gap markers and any kind added later describe the stream, not a record or an account.
         #[allow(unreachable_patterns)]
@@ -150,7 +224,7 @@ pub(crate) fn apply(
 
 fn commit(
     tx: &Transaction<'_>,
-    catalog: &Catalog,
+    ctx: &mut Ctx<'_>,
     event: &StoredEvent,
     model: Model,
     entry: &mut Entry,
@@ -174,15 +248,15 @@ fn commit(
     if let Visibility::Hidden(status) = &visibility {
         entry.note = Some(format!("account {status}: not served until active again"));
     }
-    match decide(load_head(tx, &uri)?.as_ref(), op, rev, env.cid.as_deref()) {
+    match decide(ctx.heads.load(tx, &uri)?.as_ref(), op, rev, env.cid.as_deref()) {
         Decision::Apply => {}
         Decision::Duplicate => return Ok(Outcome::Ignored(Ignored::Duplicate)),
         Decision::OlderRev => return Ok(Outcome::Ignored(Ignored::OlderRev)),
         Decision::Tombstoned => return Ok(Outcome::Ignored(Ignored::Tombstoned)),
     }
     if op == Operation::Delete {
-        model.remove(tx, &uri, did)?;
-        store_head(tx, &uri, rev, None, event.seq)?;
+        model.remove(tx, &uri, did, ctx.bulk)?;
+        ctx.heads.store(tx, &uri, rev, None, event.seq)?;
         return Ok(Outcome::Applied);
     }
     let cid = env.cid.as_deref().unwrap_or_default();
@@ -192,7 +266,7 @@ fn commit(
         Ok(r) => r,
         Err(reason) => return Ok(invalid(entry, reason)),
     };
-    if let Err(e) = catalog.validate_record(collection, rkey, &record) {
+    if let Err(e) = ctx.catalog.validate_record(collection, rkey, &record) {
         let errors = match e {
             RecordError::Invalid(errors) => {
                 errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
@@ -213,12 +287,12 @@ fn commit(
         seq: event.seq,
         received_at_us: event.received_at_us,
     };
-    match model.upsert(tx, &version, &record) {
+    match model.upsert(tx, &version, &record, ctx.bulk) {
         Ok(()) => {}
         Err(ModelError::Sql(e)) => return Err(e.into()),
         Err(ModelError::Decode(reason)) => return Ok(invalid(entry, reason)),
     }
-    store_head(tx, &uri, rev, Some(cid), event.seq)?;
+    ctx.heads.store(tx, &uri, rev, Some(cid), event.seq)?;
     Ok(Outcome::Applied)
 }
 
@@ -227,25 +301,4 @@ fn invalid(entry: &mut Entry, errors: String) -> Outcome {
     entry.errors = Some(errors.clone());
     // An invalid version never replaces the current one, and does not move the head.
     Outcome::Ignored(Ignored::Invalid(errors))
-}
-
-fn load_head(tx: &Transaction<'_>, uri: &str) -> Result<Option<Head>, ProjectorError> {
-    Ok(tx
-        .prepare_cached("SELECT rev, cid, deleted FROM record_heads WHERE uri = ?1")?
-        .query_row([uri], |r| Ok(Head { rev: r.get(0)?, cid: r.get(1)?, deleted: r.get(2)? }))
-        .optional()?)
-}
-
-fn store_head(
-    tx: &Transaction<'_>,
-    uri: &str,
-    rev: &str,
-    cid: Option<&str>,
-    seq: i64,
-) -> Result<(), ProjectorError> {
-    tx.prepare_cached(
-        "INSERT OR REPLACE INTO record_heads (uri, rev, cid, deleted, seq) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?
-    .execute(params![uri, rev, cid, cid.is_none(), seq])?;
-    Ok(())
 }

@@ -83,7 +83,13 @@ impl Projector {
 
     /// Applies one batch in one transaction. Returns the events it read (0 when caught up).
     pub fn apply_batch(&mut self, until: Option<i64>) -> Result<ApplyReport, ProjectorError> {
-        apply::batch(&mut self.views, &self.log, &self.catalog, self.batch_size, until)
+        apply::batch(
+            &mut self.views,
+            &self.log,
+            &mut apply::Ctx { catalog: &self.catalog, heads: apply::Heads::Table, bulk: false },
+            self.batch_size,
+            until,
+        )
     }
 
     /// Applies everything up to the log's head (or `until`).

@@ -35,9 +35,15 @@ impl Model {
         })
     }
 
-    pub fn upsert(self, tx: &Transaction<'_>, v: &Version<'_>, record: &Value) -> Result<(), ModelError> {
+    pub fn upsert(
+        self,
+        tx: &Transaction<'_>,
+        v: &Version<'_>,
+        record: &Value,
+        bulk: bool,
+    ) -> Result<(), ModelError> {
         match self {
-            Model::Track => tracks::upsert(tx, v, record),
+            Model::Track => tracks::upsert(tx, v, record, bulk),
             Model::Like => like(tx, v, record),
             Model::Comment => comment(tx, v, record),
             Model::List => list(tx, v, record),
@@ -47,9 +53,15 @@ impl Model {
         }
     }
 
-    pub fn remove(self, tx: &Transaction<'_>, uri: &str, did: &str) -> Result<(), rusqlite::Error> {
+    pub fn remove(
+        self,
+        tx: &Transaction<'_>,
+        uri: &str,
+        did: &str,
+        bulk: bool,
+    ) -> Result<(), rusqlite::Error> {
         let (sql, key) = match self {
-            Model::Track => return crate::tracks::remove(tx, uri),
+            Model::Track => return crate::tracks::remove(tx, uri, bulk),
             Model::Like => ("DELETE FROM likes WHERE uri = ?1", uri),
             Model::Comment => ("DELETE FROM comments WHERE uri = ?1", uri),
             Model::List => {

@@ -37,14 +37,17 @@ pub fn rebuild(
     let log = LogReader::open(data_dir)?;
     let mut conn = schema::open_bulk(&tmp)?;
     let mut total = ApplyReport::default();
+    let mut ctx = apply::Ctx { catalog, heads: apply::Heads::Memory(Default::default()), bulk: true };
     loop {
-        let r = apply::batch(&mut conn, &log, catalog, REBUILD_BATCH, until)?;
+        let r = apply::batch(&mut conn, &log, &mut ctx, REBUILD_BATCH, until)?;
         if r.events == 0 {
             break;
         }
         total.add(r);
     }
     total.checkpoint = apply::checkpoint(&conn)?;
+    ctx.heads.flush(&mut conn)?;
+    crate::tracks::build_search_index(&mut conn)?;
     schema::finish_bulk(&conn)?;
     drop(conn);
     for suffix in ["-wal", "-shm"] {

@@ -209,8 +209,13 @@ CREATE INDEX IF NOT EXISTS audit_by_did ON audit (did, seq) WHERE did IS NOT NUL
 ";
 
 /// Opens `views.db` for the projector, creating it when new; refuses another schema version.
+/// Distinct statements the projector and the API prepare: rusqlite's default cache (16) is smaller,
+/// and re-preparing statements on every event cost ~5x in rebuild throughput.
+const STATEMENT_CACHE: usize = 256;
+
 pub(crate) fn open_rw(path: &Path) -> Result<Connection, ProjectorError> {
     let conn = Connection::open(path)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = NORMAL;
@@ -225,11 +230,13 @@ pub(crate) fn open_rw(path: &Path) -> Result<Connection, ProjectorError> {
 /// file is made durable and renamed into place.
 pub(crate) fn open_bulk(path: &Path) -> Result<Connection, ProjectorError> {
     let conn = Connection::open(path)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.execute_batch(
         "PRAGMA journal_mode = OFF;
          PRAGMA synchronous = OFF;
          PRAGMA locking_mode = EXCLUSIVE;
-         PRAGMA cache_size = -262144;",
+         PRAGMA cache_size = -2097152;
+         PRAGMA temp_store = MEMORY;",
     )?;
     init(&conn, false)?;
     Ok(conn)
@@ -237,7 +244,7 @@ pub(crate) fn open_bulk(path: &Path) -> Result<Connection, ProjectorError> {
 
 pub(crate) fn finish_bulk(conn: &Connection) -> Result<(), ProjectorError> {
     conn.execute_batch(INDEXES)?;
-    conn.execute_batch("PRAGMA journal_mode = DELETE; PRAGMA synchronous = FULL; VACUUM;")?;
+    conn.execute_batch("PRAGMA journal_mode = DELETE; PRAGMA synchronous = FULL;")?;
     Ok(())
 }
 
@@ -263,6 +270,7 @@ pub fn open_read_only(path: &Path) -> Result<Connection, ProjectorError> {
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
     )?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.execute_batch("PRAGMA busy_timeout = 5000; PRAGMA query_only = ON;")?;
     let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if found != VERSION {

@@ -40,7 +40,12 @@ struct Link<'a> {
     link: &'a str,
 }
 
-pub(crate) fn upsert(tx: &Transaction<'_>, v: &Version<'_>, record: &Value) -> Result<(), ModelError> {
+pub(crate) fn upsert(
+    tx: &Transaction<'_>,
+    v: &Version<'_>,
+    record: &Value,
+    bulk: bool,
+) -> Result<(), ModelError> {
     let r: TrackRecord<'_> = decode(record)?;
     let blob = r.audio_blob.as_ref();
     let json = |key: &str| record.get(key).map(Value::to_string);
@@ -76,19 +81,50 @@ pub(crate) fn upsert(tx: &Transaction<'_>, v: &Version<'_>, record: &Value) -> R
         name_key(r.title, r.artist),
         v.seq,
     ])?;
-    let rowid = fts_rowid(v.uri);
+    if !bulk {
+        index_for_search(tx, v.uri, r.title, r.artist, r.album, r.description)?;
+    }
+    Ok(())
+}
+
+fn index_for_search(
+    tx: &Transaction<'_>,
+    uri: &str,
+    title: &str,
+    artist: &str,
+    album: Option<&str>,
+    description: Option<&str>,
+) -> Result<(), rusqlite::Error> {
+    let rowid = fts_rowid(uri);
     tx.prepare_cached("DELETE FROM tracks_fts WHERE rowid = ?1")?.execute([rowid])?;
     tx.prepare_cached(
         "INSERT INTO tracks_fts (rowid, uri, title, artist, album, description) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
-    .execute(params![rowid, v.uri, r.title, r.artist, r.album, r.description])?;
+    .execute(params![rowid, uri, title, artist, album, description])?;
     Ok(())
 }
 
-pub(crate) fn remove(tx: &Transaction<'_>, uri: &str) -> Result<(), rusqlite::Error> {
+pub(crate) fn remove(tx: &Transaction<'_>, uri: &str, bulk: bool) -> Result<(), rusqlite::Error> {
     tx.prepare_cached("DELETE FROM tracks WHERE uri = ?1")?.execute([uri])?;
-    tx.prepare_cached("DELETE FROM tracks_fts WHERE rowid = ?1")?.execute([fts_rowid(uri)])?;
+    if !bulk {
+        tx.prepare_cached("DELETE FROM tracks_fts WHERE rowid = ?1")?.execute([fts_rowid(uri)])?;
+    }
     Ok(())
+}
+
+/// After a bulk rebuild: the search index of every track, built in one pass.
+pub(crate) fn build_search_index(conn: &mut rusqlite::Connection) -> Result<(), rusqlite::Error> {
+    let tx = conn.transaction()?;
+    {
+        let mut select = tx.prepare("SELECT uri, title, artist, album, description FROM tracks")?;
+        let mut rows = select.query([])?;
+        while let Some(r) = rows.next()? {
+            let (uri, title, artist): (String, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
+            let (album, description): (Option<String>, Option<String>) = (r.get(3)?, r.get(4)?);
+            index_for_search(&tx, &uri, &title, &artist, album.as_deref(), description.as_deref())?;
+        }
+    }
+    tx.commit()
 }
 
 /// The search index's rowid for a track: FNV-1a of its URI. Stable across builds and rebuilds; a
