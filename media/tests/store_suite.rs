@@ -1,0 +1,155 @@
+//! One test suite, run against every object-store backend: local files and S3 (a real s3s-fs server).
+
+#[path = "support/s3s.rs"]
+mod s3s;
+
+use std::any::Any;
+use std::time::Duration;
+
+use bytes::Bytes;
+use reprise_media::store::put_reader;
+use reprise_media::{ByteRange, LocalStore, ObjectKey, ObjectStore, S3Store, StoreError};
+
+struct Fixture {
+    store: Box<dyn ObjectStore>,
+    _guards: Vec<Box<dyn Any>>,
+}
+
+fn local() -> Fixture {
+    let dir = tempfile::tempdir().expect("temp dir");
+    Fixture { store: Box::new(LocalStore::new(dir.path())), _guards: vec![Box::new(dir)] }
+}
+
+fn s3() -> Fixture {
+    let server = s3s::S3sFs::start();
+    let store = S3Store::new(&server.config()).expect("s3 store");
+    Fixture { store: Box::new(store), _guards: vec![Box::new(server)] }
+}
+
+fn key(name: &str) -> ObjectKey {
+    ObjectKey::new("originals", "bafkreitestcid", name).expect("valid key")
+}
+
+fn sample(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 31 % 251) as u8).collect()
+}
+
+async fn put_then_get_round_trips(store: &dyn ObjectStore) {
+    let data = sample(300_000);
+    store.put_bytes(&key("a"), Bytes::from(data.clone()), "audio/flac").await.expect("put");
+    let got = store.get(&key("a"), None).await.expect("get");
+    assert_eq!(got.meta.size, 300_000);
+    assert_eq!(got.meta.content_type, "audio/flac");
+    assert_eq!(got.range, None);
+    assert_eq!(got.bytes().await.expect("body"), data);
+}
+
+async fn ranges_return_the_asked_bytes(store: &dyn ObjectStore) {
+    let data = sample(10_000);
+    store.put_bytes(&key("r"), Bytes::from(data.clone()), "audio/mpeg").await.expect("put");
+    for (range, first, last) in [
+        (ByteRange::Inclusive(0, 0), 0, 0),
+        (ByteRange::Inclusive(100, 199), 100, 199),
+        (ByteRange::Inclusive(9_990, 20_000), 9_990, 9_999),
+        (ByteRange::From(9_000), 9_000, 9_999),
+        (ByteRange::Suffix(10), 9_990, 9_999),
+    ] {
+        let got = store.get(&key("r"), Some(range)).await.expect("ranged get");
+        assert_eq!(got.range, Some((first, last)), "{range:?}");
+        assert_eq!(got.meta.size, 10_000, "{range:?}");
+        assert_eq!(got.bytes().await.expect("body"), &data[first as usize..=last as usize], "{range:?}");
+    }
+    let err = store.get(&key("r"), Some(ByteRange::From(10_000))).await.expect_err("past the end");
+    assert!(matches!(err, StoreError::RangeNotSatisfiable { size: 10_000 }), "{err:?}");
+}
+
+async fn head_and_exists_see_only_stored_objects(store: &dyn ObjectStore) {
+    assert_eq!(store.head(&key("h")).await.expect("head"), None);
+    assert!(!store.exists(&key("h")).await.expect("exists"));
+    store.put_bytes(&key("h"), Bytes::from_static(b"abc"), "audio/wav").await.expect("put");
+    let meta = store.head(&key("h")).await.expect("head").expect("present");
+    assert_eq!((meta.size, meta.content_type.as_str()), (3, "audio/wav"));
+    assert!(store.exists(&key("h")).await.expect("exists"));
+}
+
+async fn a_missing_object_is_not_found(store: &dyn ObjectStore) {
+    let err = store.get(&key("missing"), None).await.expect_err("missing");
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+}
+
+async fn put_replaces_the_previous_object(store: &dyn ObjectStore) {
+    store.put_bytes(&key("o"), Bytes::from_static(b"first version"), "audio/mpeg").await.expect("put");
+    store.put_bytes(&key("o"), Bytes::from_static(b"second"), "audio/ogg").await.expect("put again");
+    let got = store.get(&key("o"), None).await.expect("get");
+    assert_eq!(got.meta.content_type, "audio/ogg");
+    assert_eq!(got.bytes().await.expect("body"), b"second");
+}
+
+async fn put_file_and_reader_store_their_bytes(store: &dyn ObjectStore) {
+    let data = sample(70_000);
+    let file = tempfile::NamedTempFile::new().expect("temp file");
+    std::fs::write(file.path(), &data).expect("write");
+    store.put_file(&key("f"), file.path(), "audio/mpeg").await.expect("put file");
+    assert_eq!(store.get(&key("f"), None).await.expect("get").bytes().await.expect("body"), data);
+    let size = put_reader(store, &key("s"), &mut &data[..], "audio/mpeg").await.expect("put reader");
+    assert_eq!(size, 70_000);
+    assert_eq!(store.get(&key("s"), None).await.expect("get").bytes().await.expect("body"), data);
+}
+
+async fn presigned_urls_serve_the_object_when_offered(store: &dyn ObjectStore) {
+    store.put_bytes(&key("p"), Bytes::from_static(b"presigned body"), "audio/mpeg").await.expect("put");
+    let Some(url) = store.presign_get(&key("p"), Duration::from_secs(60)).await.expect("presign") else {
+        return;
+    };
+    let response = reqwest::get(&url).await.expect("GET presigned");
+    assert_eq!(response.status(), 200, "{url}");
+    assert_eq!(&response.bytes().await.expect("body")[..], b"presigned body");
+}
+
+#[test]
+fn keys_cannot_escape_the_store() {
+    for (prefix, cid, name) in
+        [("..", "c", "n"), ("p", "../../etc", "n"), ("p", "c", ""), ("p", "c", "a/b"), ("p", "c", ".hidden")]
+    {
+        assert!(ObjectKey::new(prefix, cid, name).is_err(), "{prefix}/{cid}/{name}");
+    }
+}
+
+macro_rules! store_suite {
+    ($backend:ident: $($case:ident),* $(,)?) => {
+        mod $backend {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let fixture = super::$backend();
+                    super::$case(&*fixture.store).await;
+                }
+            )*
+        }
+    };
+}
+
+macro_rules! every_backend {
+    ($($backend:ident),*) => {
+        $(
+            store_suite!($backend:
+                put_then_get_round_trips,
+                ranges_return_the_asked_bytes,
+                head_and_exists_see_only_stored_objects,
+                a_missing_object_is_not_found,
+                put_replaces_the_previous_object,
+                put_file_and_reader_store_their_bytes,
+                presigned_urls_serve_the_object_when_offered,
+            );
+        )*
+    };
+}
+
+every_backend!(local, s3);
+
+#[tokio::test]
+async fn s3_offers_presigned_urls() {
+    let fixture = s3();
+    let url = fixture.store.presign_get(&key("x"), Duration::from_secs(60)).await.expect("presign");
+    assert!(url.is_some_and(|u| u.contains("X-Amz-Signature")));
+}
