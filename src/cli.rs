@@ -37,7 +37,13 @@ pub enum Command {
         /// Read Jetstream v1 frames from this file instead of the network, then keep serving.
         #[arg(long, value_name = "FILE.jsonl")]
         fixture: Option<PathBuf>,
+        /// Follow this Jetstream URL instead of `ingest.hosts` (repeatable; the path chooses the wire:
+        /// `/subscribe` or `/xrpc/network.bsky.jetstream.subscribeEvents`).
+        #[arg(long, value_name = "URL", conflicts_with = "fixture")]
+        jetstream: Vec<String>,
     },
+    /// Print the log's state as JSON: cursors per source, head, events by kind.
+    Status,
     /// Serve the read models that already exist; ingest nothing.
     Serve,
     /// Append a file of Jetstream v1 frames to the log and exit.

@@ -33,6 +33,10 @@ pub struct LexiconsConfig {
 #[serde(deny_unknown_fields)]
 pub struct ApiConfig {
     pub listen: SocketAddr,
+    pub rate_limit_per_minute: u32,
+    pub rate_limit_burst: u32,
+    pub request_timeout_ms: u64,
+    pub cache_max_age_seconds: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -40,6 +44,15 @@ pub struct ApiConfig {
 pub struct IngestConfig {
     pub batch_size: usize,
     pub max_frame_bytes: usize,
+    pub hosts: Vec<String>,
+    pub wanted_collections: Vec<String>,
+    pub wanted_dids: Vec<String>,
+    pub compress: bool,
+    pub rewind_seconds: u64,
+    pub replay_window_seconds: u64,
+    pub blind_window_seconds: u64,
+    pub backoff_initial_ms: u64,
+    pub backoff_max_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -148,6 +161,14 @@ fn apply_env(table: &mut Table, name: &str, raw: &str) -> anyhow::Result<()> {
         Value::Boolean(_) => Value::Boolean(raw.trim().parse().with_context(|| {
             format!("{name}: configuration key `{dotted}` must be true or false, got {raw:?}")
         })?),
+        // Arrays (of strings) are comma-separated: REPRISE_INGEST__HOSTS=wss://a/subscribe,wss://b/subscribe
+        Value::Array(_) => Value::Array(
+            raw.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| Value::String(s.to_owned()))
+                .collect(),
+        ),
         _ => Value::String(raw.to_owned()),
     };
     Ok(())
@@ -170,6 +191,12 @@ fn parse(table: Table) -> anyhow::Result<Config> {
 }
 
 fn validate(c: &Config) -> anyhow::Result<()> {
+    if !(1..=600_000).contains(&c.api.request_timeout_ms) {
+        bail!(
+            "configuration key `api.request_timeout_ms` must be from 1 to 600000, got {}",
+            c.api.request_timeout_ms
+        );
+    }
     if c.data_dir.as_os_str().is_empty() {
         bail!("configuration key `data_dir` must not be empty");
     }
@@ -180,6 +207,23 @@ fn validate(c: &Config) -> anyhow::Result<()> {
     ] {
         if value == 0 || value > max {
             bail!("configuration key `{key}` must be from 1 to {max}, got {value}");
+        }
+    }
+    if c.ingest.hosts.is_empty() {
+        bail!("configuration key `ingest.hosts` must list at least one Jetstream URL");
+    }
+    for host in &c.ingest.hosts {
+        reprise_ingest::Wire::of(host)
+            .map_err(|e| anyhow::anyhow!("configuration key `ingest.hosts`: {e}"))?;
+    }
+    for (key, value) in [
+        ("ingest.backoff_initial_ms", c.ingest.backoff_initial_ms),
+        ("ingest.backoff_max_ms", c.ingest.backoff_max_ms),
+        ("ingest.blind_window_seconds", c.ingest.blind_window_seconds),
+        ("ingest.replay_window_seconds", c.ingest.replay_window_seconds),
+    ] {
+        if value == 0 {
+            bail!("configuration key `{key}` must be positive");
         }
     }
     tracing_subscriber::EnvFilter::try_new(&c.log.level)
@@ -238,6 +282,36 @@ mod tests {
         };
         let c = load(None, env(&[("REPRISE_API__LISTEN", "127.0.0.1:9")]), &flags).unwrap();
         assert_eq!((c.api.listen.port(), c.log.format), (7, LogFormat::Json));
+    }
+
+    #[test]
+    fn array_keys_take_comma_separated_environment_values() {
+        let c = load(None, env(&[]), &FlagOverrides::default()).unwrap();
+        assert_eq!(c.ingest.hosts.len(), 4);
+        assert_eq!(c.ingest.wanted_collections, ["fm.plyr.*", "fm.teal.*"]);
+        let c = load(
+            None,
+            env(&[
+                (
+                    "REPRISE_INGEST__HOSTS",
+                    "ws://a:1/subscribe, ws://b:2/xrpc/network.bsky.jetstream.subscribeEvents",
+                ),
+                ("REPRISE_INGEST__WANTED_DIDS", "did:plc:a,did:plc:b,"),
+                ("REPRISE_INGEST__COMPRESS", "false"),
+            ]),
+            &FlagOverrides::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            c.ingest.hosts,
+            ["ws://a:1/subscribe", "ws://b:2/xrpc/network.bsky.jetstream.subscribeEvents"]
+        );
+        assert_eq!(c.ingest.wanted_dids, ["did:plc:a", "did:plc:b"]);
+        assert!(!c.ingest.compress);
+        let got = err(None, &[("REPRISE_INGEST__HOSTS", "https://nope/subscribe")]);
+        assert!(got.contains("`ingest.hosts`"), "{got}");
+        let got = err(None, &[("REPRISE_INGEST__HOSTS", "ws://a/firehose")]);
+        assert!(got.contains("unknown Jetstream path"), "{got}");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! ingesting), `project` (full rebuild vs a read-only scan of the same log), `lexicons` (record
 //! validation vs serde_json parsing of the same records). `generate` writes a fixture file.
 
+mod ingest;
 mod lexicons;
 mod measure;
 mod suites;
@@ -27,6 +28,7 @@ fn main() {
         "log" => suites::log(&opts),
         "project" => suites::project(&opts),
         "lexicons" => lexicons::run(&opts),
+        "ingest" => ingest::run(&opts),
         "all" => suites::log(&opts).and_then(|_| suites::project(&opts)).and_then(|_| lexicons::run(&opts)),
         "generate" => suites::generate_to(&opts),
         other => Err(format!("unknown suite {other:?}")),

@@ -13,6 +13,9 @@ pub enum EventKind {
     Account,
     /// Input that could not be understood; kept with the reason.
     Rejected,
+    /// A stretch of a source's history reprise knows it did not receive (a cursor below the host's
+    /// retention floor, a host switch wider than the replay window); `Envelope::gap` names it.
+    Gap,
 }
 
 impl EventKind {
@@ -22,6 +25,7 @@ impl EventKind {
             EventKind::Identity => "identity",
             EventKind::Account => "account",
             EventKind::Rejected => "rejected",
+            EventKind::Gap => "gap",
         }
     }
 
@@ -31,6 +35,7 @@ impl EventKind {
             "identity" => EventKind::Identity,
             "account" => EventKind::Account,
             "rejected" => EventKind::Rejected,
+            "gap" => EventKind::Gap,
             _ => return None,
         })
     }
@@ -63,6 +68,46 @@ impl Operation {
     }
 }
 
+/// The outcome of re-encoding a commit's record to DAG-CBOR and comparing its CID with the frame's.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum CidCheck {
+    /// The record hashes to the CID the frame claims.
+    Match,
+    /// The record hashes to `computed`, not to the frame's CID: the version must not be served.
+    Mismatch { computed: String },
+    /// The record could not be encoded (e.g. it holds a float), so its CID could not be checked.
+    Unverifiable(String),
+}
+
+impl CidCheck {
+    /// The column text: `match`, `mismatch:<computed cid>`, `unverifiable:<reason>`.
+    pub fn to_column(&self) -> String {
+        match self {
+            CidCheck::Match => "match".to_owned(),
+            CidCheck::Mismatch { computed } => format!("mismatch:{computed}"),
+            CidCheck::Unverifiable(reason) => format!("unverifiable:{reason}"),
+        }
+    }
+
+    pub fn from_column(s: &str) -> Option<Self> {
+        if s == "match" {
+            return Some(CidCheck::Match);
+        }
+        if let Some(computed) = s.strip_prefix("mismatch:") {
+            return Some(CidCheck::Mismatch { computed: computed.to_owned() });
+        }
+        s.strip_prefix("unverifiable:").map(|r| CidCheck::Unverifiable(r.to_owned()))
+    }
+}
+
+/// The source positions a gap event covers: nothing from `from` (inclusive) to `to` (exclusive) was
+/// received from that source. Both are in the source's cursor unit (v1 `time_us`, v2 `seq`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct GapRange {
+    pub from: i64,
+    pub to: i64,
+}
+
 /// The indexed part of an event. Ingest fills it from the wire; everything else stays in the raw frame.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Envelope {
@@ -81,12 +126,22 @@ pub struct Envelope {
     pub upstream_seq: Option<i64>,
     /// Why a rejected event was rejected.
     pub reject_reason: Option<String>,
+    /// For creates and updates received since event schema 2: whether the record matches its CID.
+    /// `None`: not checked (deletes, other kinds, and every event written with schema 1).
+    pub cid_check: Option<CidCheck>,
+    /// For gap events: the missing range.
+    pub gap: Option<GapRange>,
 }
 
 impl Envelope {
     /// The kind, defaulting to rejected: an envelope nobody classified is not trusted.
     pub fn kind(&self) -> EventKind {
         self.kind.unwrap_or(EventKind::Rejected)
+    }
+
+    /// A gap event's envelope: nothing between `range.from` and `range.to` was received.
+    pub fn gap(range: GapRange) -> Self {
+        Envelope { kind: Some(EventKind::Gap), gap: Some(range), ..Default::default() }
     }
 
     /// A rejected envelope carrying only its reason.
@@ -118,6 +173,13 @@ impl Envelope {
                 field(&cursor.unwrap_or(i64::MIN).to_le_bytes());
                 field(frame);
                 (2, (cursor.unwrap_or(0).max(0) as u64) >> 20)
+            }
+            EventKind::Gap => {
+                let range = self.gap.unwrap_or(GapRange { from: 0, to: 0 });
+                field(source.as_bytes());
+                field(&range.from.to_le_bytes());
+                field(&range.to.to_le_bytes());
+                (3, (range.from.max(0) as u64) >> 20)
             }
             kind => {
                 for part in [&self.did, &self.collection, &self.rkey, &self.rev, &self.cid] {
@@ -192,6 +254,26 @@ mod tests {
         assert_eq!(tid_micros("not a tid"), None);
         let (early, late) = (commit("3kaaaaaaaaaa2"), commit("3mmoojp7vgo2g"));
         assert!(early.identity_key("", None, b"") < late.identity_key("", None, b""));
+    }
+
+    #[test]
+    fn gaps_are_identified_by_source_and_range() {
+        let g = |from, to| Envelope::gap(GapRange { from, to });
+        assert_eq!(g(1, 5).identity_key("h", Some(9), b"a"), g(1, 5).identity_key("h", Some(7), b"b"));
+        assert_ne!(g(1, 5).identity_key("h", None, b""), g(1, 6).identity_key("h", None, b""));
+        assert_ne!(g(1, 5).identity_key("h", None, b""), g(1, 5).identity_key("i", None, b""));
+    }
+
+    #[test]
+    fn cid_checks_round_trip_through_their_column() {
+        for c in [
+            CidCheck::Match,
+            CidCheck::Mismatch { computed: "bafyrei".into() },
+            CidCheck::Unverifiable("float at $.x: not allowed".into()),
+        ] {
+            assert_eq!(CidCheck::from_column(&c.to_column()), Some(c));
+        }
+        assert_eq!(CidCheck::from_column("maybe"), None);
     }
 
     #[test]

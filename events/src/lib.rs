@@ -18,7 +18,7 @@ mod log;
 mod schema;
 mod upcast;
 
-pub use envelope::{Envelope, EventKind, Operation};
+pub use envelope::{CidCheck, Envelope, EventKind, GapRange, Operation};
 pub use error::LogError;
 pub use log::{AppendOutcome, EventLog, LogReader, NewEvent, SourceCursor};
 pub use upcast::{CURRENT_EVENT_VERSION, StoredEvent};

@@ -162,13 +162,14 @@ fn append_in_tx(
         let mut insert = tx.prepare_cached(
             "INSERT INTO events (schema_version, received_at_us, source, source_cursor, kind, did,
                 collection, rkey, operation, rev, cid, event_time_us, upstream_seq, reject_reason,
-                identity, frame)
-             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16
+                identity, frame, cid_check, gap_from, gap_to)
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19
              WHERE NOT EXISTS (
                 SELECT 1 FROM events WHERE identity = ?15 AND kind = ?5
                   AND did IS ?6 AND collection IS ?7 AND rkey IS ?8 AND operation IS ?9 AND rev IS ?10
                   AND cid IS ?11 AND upstream_seq IS ?13
-                  AND (kind <> 'rejected' OR (source = ?3 AND source_cursor IS ?4 AND frame = ?16)))",
+                  AND (kind <> 'rejected' OR (source = ?3 AND source_cursor IS ?4 AND frame = ?16))
+                  AND (kind <> 'gap' OR (source = ?3 AND gap_from IS ?18 AND gap_to IS ?19)))",
         )?;
         for ev in events {
             let env = &ev.envelope;
@@ -189,7 +190,10 @@ fn append_in_tx(
                 env.upstream_seq,
                 if rejected { env.reject_reason.as_deref() } else { None },
                 env.identity_key(source, ev.source_cursor, &ev.frame),
-                ev.frame
+                ev.frame,
+                env.cid_check.as_ref().map(|c| c.to_column()),
+                env.gap.map(|g| g.from),
+                env.gap.map(|g| g.to)
             ])?;
             if inserted == 1 {
                 outcome.appended += 1;

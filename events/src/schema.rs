@@ -5,7 +5,7 @@ use rusqlite::Connection;
 use crate::LogError;
 
 /// Version of the log file layout (`PRAGMA user_version`). Bump it with a migration in `migrate`.
-pub(crate) const LOG_FORMAT: i64 = 1;
+pub(crate) const LOG_FORMAT: i64 = 2;
 
 const DDL: &str = "
 CREATE TABLE IF NOT EXISTS events (
@@ -25,7 +25,10 @@ CREATE TABLE IF NOT EXISTS events (
     upstream_seq    INTEGER,
     reject_reason   TEXT,
     identity        INTEGER NOT NULL,
-    frame           BLOB    NOT NULL
+    frame           BLOB    NOT NULL,
+    cid_check       TEXT,
+    gap_from        INTEGER,
+    gap_to          INTEGER
 );
 -- Duplicate lookups; an integer key keeps this index small enough to stay in cache.
 CREATE INDEX IF NOT EXISTS events_identity ON events(identity);
@@ -65,6 +68,18 @@ fn migrate(conn: &Connection) -> Result<(), LogError> {
     let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if found > LOG_FORMAT {
         return Err(LogError::FormatTooNew { found, supported: LOG_FORMAT });
+    }
+    if found == 1 {
+        // Format 1 -> 2: the CID check outcome and gap ranges. Added columns are NULL on old rows,
+        // which is what "not checked" and "not a gap" mean; rows are never rewritten.
+        conn.execute_batch(
+            "BEGIN;
+             ALTER TABLE events ADD COLUMN cid_check TEXT;
+             ALTER TABLE events ADD COLUMN gap_from INTEGER;
+             ALTER TABLE events ADD COLUMN gap_to INTEGER;
+             PRAGMA user_version = 2;
+             COMMIT;",
+        )?;
     }
     conn.execute_batch(DDL)?;
     if found < LOG_FORMAT {

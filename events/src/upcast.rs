@@ -2,14 +2,15 @@
 //!
 //! Rows are never rewritten: when the meaning of a column changes, the version written with new rows
 //! goes up and `decode` learns to turn every older version into the current shape. Version 1 is the
-//! first and so far only version; a row from a newer build is refused rather than misread.
+//! first; version 2 added the record CID check and gap ranges (rows of version 1 read as "not checked",
+//! "not a gap"). A row from a newer build is refused rather than misread.
 
 use rusqlite::Row;
 
-use crate::{Envelope, EventKind, LogError, Operation};
+use crate::{CidCheck, Envelope, EventKind, GapRange, LogError, Operation};
 
 /// The schema version written with every new event.
-pub const CURRENT_EVENT_VERSION: i64 = 1;
+pub const CURRENT_EVENT_VERSION: i64 = 2;
 
 /// An event as read back from the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,13 +27,14 @@ pub struct StoredEvent {
 }
 
 pub(crate) const COLUMNS: &str = "seq, schema_version, received_at_us, source, source_cursor, kind, did, \
-     collection, rkey, operation, rev, cid, event_time_us, upstream_seq, reject_reason, frame";
+     collection, rkey, operation, rev, cid, event_time_us, upstream_seq, reject_reason, frame, cid_check, gap_from, gap_to";
 
 pub(crate) fn decode(row: &Row<'_>) -> Result<StoredEvent, LogError> {
     let seq: i64 = row.get(0)?;
     let version: i64 = row.get(1)?;
     match version {
         1 => decode_v1(seq, row),
+        2 => decode_v2(seq, row),
         v if v > CURRENT_EVENT_VERSION => {
             Err(LogError::EventVersionTooNew { seq, version: v, supported: CURRENT_EVENT_VERSION })
         }
@@ -40,6 +42,22 @@ pub(crate) fn decode(row: &Row<'_>) -> Result<StoredEvent, LogError> {
     }
 }
 
+/// Version 2: version 1's columns plus `cid_check`, `gap_from`, `gap_to`.
+fn decode_v2(seq: i64, row: &Row<'_>) -> Result<StoredEvent, LogError> {
+    let mut event = decode_v1(seq, row)?;
+    event.schema_version = 2;
+    if let Some(text) = row.get::<_, Option<String>>(16)? {
+        let check = CidCheck::from_column(&text)
+            .ok_or_else(|| LogError::Corrupt { seq, reason: format!("unknown cid_check {text:?}") })?;
+        event.envelope.cid_check = Some(check);
+    }
+    if let (Some(from), Some(to)) = (row.get::<_, Option<i64>>(17)?, row.get::<_, Option<i64>>(18)?) {
+        event.envelope.gap = Some(GapRange { from, to });
+    }
+    Ok(event)
+}
+
+/// Version 1: no CID check, no gaps (those columns, when the file has them, are NULL and ignored).
 fn decode_v1(seq: i64, row: &Row<'_>) -> Result<StoredEvent, LogError> {
     let corrupt = |reason: String| LogError::Corrupt { seq, reason };
     let kind: String = row.get(5)?;
@@ -65,6 +83,8 @@ fn decode_v1(seq: i64, row: &Row<'_>) -> Result<StoredEvent, LogError> {
             event_time_us: row.get(12)?,
             upstream_seq: row.get(13)?,
             reject_reason: row.get(14)?,
+            cid_check: None,
+            gap: None,
         },
         frame: row.get(15)?,
     })

@@ -45,7 +45,7 @@ fn appends_assign_increasing_seqs_and_keep_frames_byte_exact() {
     assert_eq!(events[1].frame, odd.frame);
     assert_eq!(events[1].envelope.reject_reason.as_deref(), Some("frame is not valid UTF-8"));
     assert_eq!(events[0].envelope, commit("1", "3a", Operation::Create).envelope);
-    assert_eq!(events[0].schema_version, 1);
+    assert_eq!(events[0].schema_version, reprise_events::CURRENT_EVENT_VERSION);
 }
 
 #[test]
@@ -182,5 +182,5 @@ fn a_log_file_from_a_newer_build_is_refused() {
     conn.execute_batch("PRAGMA user_version = 9").unwrap();
     drop(conn);
     let err = EventLog::open(dir.path()).unwrap_err();
-    assert!(matches!(err, LogError::FormatTooNew { found: 9, supported: 1 }), "{err}");
+    assert!(matches!(err, LogError::FormatTooNew { found: 9, supported: 2 }), "{err}");
 }

@@ -1,18 +1,26 @@
 //! Ingest: the only crate that knows wire formats.
 //!
-//! Frames arrive from a source (today a fixture file of Jetstream v1 lines; live Jetstream hosts are
-//! issue 3), are checked just enough to fill the log's envelope, and are appended to the event log in
+//! Frames arrive from a source (a fixture file of Jetstream v1 lines, or live Jetstream hosts on either
+//! wire: `live`), are checked just enough to fill the log's envelope, and are appended to the event log in
 //! batches together with the source's cursor. Nothing is dropped: a frame that cannot be understood is
 //! appended as a rejected event carrying the reason.
 
 mod bodies;
+mod cid;
 mod fixture;
 mod lines;
+pub mod live;
+mod metrics;
 mod v1;
+mod v2;
 
 pub use bodies::{AccountBody, IdentityBody, account_body, identity_body};
+pub use cid::{check_record_cid, record_cid};
 pub use fixture::{FixtureOptions, FixtureReport, fixture_source, ingest_fixture};
+pub use live::{Filters, LiveOptions, PUBLIC_V1_HOSTS, Wire, run_live, run_live_with_filters};
+pub use metrics::IngestMetrics;
 pub use v1::{DecodedFrame, commit_record, decode_v1};
+pub use v2::{V2_PATH, V2Frame, decode_v2};
 
 /// Why a source could not be read at all (bad frames are not errors: they become rejected events).
 #[derive(Debug, thiserror::Error)]
@@ -21,6 +29,8 @@ pub enum IngestError {
     Read { path: std::path::PathBuf, source: std::io::Error },
     #[error(transparent)]
     Log(#[from] reprise_events::LogError),
+    #[error("{0}")]
+    Config(String),
 }
 
 /// Unix microseconds now, the receive time stamped on every event.

@@ -31,27 +31,27 @@ struct Frame<'a> {
 }
 
 #[derive(Deserialize)]
-struct CommitBody<'a> {
+pub(crate) struct CommitBody<'a> {
     #[serde(borrow)]
-    rev: Option<Cow<'a, str>>,
+    pub(crate) rev: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    operation: Option<Cow<'a, str>>,
+    pub(crate) operation: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    collection: Option<Cow<'a, str>>,
+    pub(crate) collection: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    rkey: Option<Cow<'a, str>>,
+    pub(crate) rkey: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    record: Option<&'a RawValue>,
+    pub(crate) record: Option<&'a RawValue>,
     #[serde(borrow)]
-    cid: Option<Cow<'a, str>>,
+    pub(crate) cid: Option<Cow<'a, str>>,
 }
 
 /// The part of identity and account bodies the envelope needs; the rest stays in the frame.
 #[derive(Deserialize)]
-struct SeqBody<'a> {
+pub(crate) struct SeqBody<'a> {
     #[serde(borrow)]
-    did: Option<Cow<'a, str>>,
-    seq: Option<i64>,
+    pub(crate) did: Option<Cow<'a, str>>,
+    pub(crate) seq: Option<i64>,
 }
 
 /// Decodes one v1 frame. Never fails: what cannot be understood comes back as a rejected envelope.
@@ -92,7 +92,8 @@ fn envelope(frame: Frame<'_>) -> Result<Envelope, String> {
     Ok(env)
 }
 
-fn commit(env: &mut Envelope, body: CommitBody<'_>) -> Result<(), String> {
+/// Fills a commit envelope from its body (shared by both wires), checking the record's CID.
+pub(crate) fn commit(env: &mut Envelope, body: CommitBody<'_>) -> Result<(), String> {
     let op = body.operation.ok_or("missing field `commit.operation`")?;
     let op = Operation::parse(&op).ok_or_else(|| format!("unknown `commit.operation` {op:?}"))?;
     let collection = body.collection.ok_or("missing field `commit.collection`")?;
@@ -109,6 +110,7 @@ fn commit(env: &mut Envelope, body: CommitBody<'_>) -> Result<(), String> {
         }
         let cid = body.cid.ok_or_else(|| format!("{} without `commit.cid`", op.as_str()))?;
         cid.parse::<Cid>().map_err(|e| format!("invalid `commit.cid` {cid:?}: {e}"))?;
+        env.cid_check = Some(crate::cid::check_record_cid(record.get().as_bytes(), &cid));
         env.cid = Some(cid.into_owned());
     }
     env.kind = Some(EventKind::Commit);
@@ -119,7 +121,7 @@ fn commit(env: &mut Envelope, body: CommitBody<'_>) -> Result<(), String> {
     Ok(())
 }
 
-fn seq_body(env: &mut Envelope, kind: EventKind, body: Option<SeqBody<'_>>) -> Result<(), String> {
+pub(crate) fn seq_body(env: &mut Envelope, kind: EventKind, body: Option<SeqBody<'_>>) -> Result<(), String> {
     let name = kind.as_str();
     let body = body.ok_or_else(|| format!("{name} frame without `{name}` body"))?;
     if let Some(inner) = body.did
@@ -136,6 +138,9 @@ fn seq_body(env: &mut Envelope, kind: EventKind, body: Option<SeqBody<'_>>) -> R
 struct RecordOnly<'a> {
     #[serde(borrow)]
     commit: Option<RecordBody<'a>>,
+    /// The v2 wire: `{"$type":"message","payload":{..., "record"}}`.
+    #[serde(borrow)]
+    payload: Option<RecordBody<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -144,9 +149,13 @@ struct RecordBody<'a> {
     record: Option<&'a RawValue>,
 }
 
-/// The record JSON carried by a stored v1 commit frame, for stages that must not know the wire.
+/// The record JSON carried by a stored commit frame (either wire), for stages that must not know the wire.
 pub fn commit_record(frame: &[u8]) -> Result<&RawValue, String> {
     let parsed: RecordOnly<'_> =
         serde_json::from_slice(frame).map_err(|e| format!("unreadable frame: {e}"))?;
-    parsed.commit.and_then(|c| c.record).ok_or_else(|| "commit frame without a record".to_owned())
+    parsed
+        .commit
+        .or(parsed.payload)
+        .and_then(|c| c.record)
+        .ok_or_else(|| "commit frame without a record".to_owned())
 }

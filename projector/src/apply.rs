@@ -1,7 +1,7 @@
 //! Applying events: the one pipeline every record goes through (account state, ordering, CID,
 //! lexicon, model), the audit row each event leaves, and the checkpoint.
 
-use reprise_events::{EventKind, LogReader, Operation, StoredEvent};
+use reprise_events::{CidCheck, EventKind, LogReader, Operation, StoredEvent};
 use reprise_lexicons::{Catalog, RecordError, normalize_teal_alpha};
 use std::collections::HashMap;
 
@@ -214,9 +214,8 @@ pub(crate) fn apply(
             None => return Ok(Outcome::Ignored(Ignored::NotIndexed)),
             Some(model) => commit(tx, ctx, event, model, &mut entry)?,
         },
-        // Gap markers and any kind added later describe the stream, not a record or an account.
-        #[allow(unreachable_patterns)]
-        _ => return Ok(Outcome::Ignored(Ignored::NotIndexed)),
+        // Gap markers describe the stream, not a record or an account.
+        EventKind::Gap => return Ok(Outcome::Ignored(Ignored::NotIndexed)),
     };
     audit::record(tx, &entry, &outcome)?;
     Ok(outcome)
@@ -258,6 +257,10 @@ fn commit(
         model.remove(tx, &uri, did, ctx.bulk)?;
         ctx.heads.store(tx, &uri, rev, None, event.seq)?;
         return Ok(Outcome::Applied);
+    }
+    // A record that does not hash to the CID its commit claims is not that version: never serve it.
+    if matches!(env.cid_check, Some(CidCheck::Mismatch { .. })) {
+        return Ok(Outcome::Ignored(Ignored::CidMismatch));
     }
     let cid = env.cid.as_deref().unwrap_or_default();
     let record = match reprise_ingest::commit_record(&event.frame).and_then(|raw| {

@@ -40,7 +40,7 @@ impl Entry {
             operation: env.operation.map(|o| o.as_str()),
             rev: env.rev.clone(),
             cid: env.cid.clone(),
-            cid_check: None,
+            cid_check: env.cid_check.as_ref().map(|c| c.to_column()),
             validation: "not checked",
             errors: None,
             note: None,

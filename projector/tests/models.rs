@@ -306,3 +306,23 @@ fn the_audit_trail_explains_every_event_of_a_record() {
         w.one("SELECT reason FROM audit WHERE kind = 'rejected'").starts_with("rejected by ingest: not JSON")
     );
 }
+
+#[test]
+fn a_record_that_does_not_match_its_cid_is_never_served() {
+    let mut w = World::new();
+    let mut artist = FrameBuilder::new(ARTIST);
+    let honest = track_frame(&mut artist, TRACK, "3kaaaaaaaaab2", "honest");
+    // Same commit, record altered after the CID was computed.
+    let mut forged: serde_json::Value =
+        serde_json::from_str(&track_frame(&mut artist, TRACK, "3kaaaaaaaaac2", "forged")).unwrap();
+    forged["commit"]["record"]["title"] = serde_json::json!("tampered");
+    w.given(&[honest, forged.to_string()]);
+    w.project(100);
+    assert_eq!(w.one("SELECT title FROM tracks"), "honest");
+    let rows = w.rows("SELECT cid_check, outcome, reason FROM audit ORDER BY seq");
+    assert_eq!(rows[0], "match | applied | null");
+    assert!(
+        rows[1].starts_with("mismatch:bafyrei") && rows[1].ends_with("| ignored | cid mismatch"),
+        "{rows:?}"
+    );
+}

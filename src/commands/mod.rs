@@ -2,6 +2,7 @@
 
 mod lexicon;
 mod run;
+mod status;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -20,7 +21,8 @@ use crate::config::Config;
 pub fn dispatch(command: Command, config: Config) -> anyhow::Result<ExitCode> {
     match command {
         Command::Lexicon { command } => return Ok(lexicon::dispatch(command)),
-        Command::Run { fixture } => run::run(config, fixture)?,
+        Command::Run { fixture, jetstream } => run::run(config, fixture, jetstream)?,
+        Command::Status => status::status(&config)?,
         Command::Serve => run::serve(config)?,
         Command::Ingest { fixture } => ingest(&config, &fixture)?,
         Command::Project => project(&config)?,

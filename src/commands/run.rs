@@ -1,5 +1,6 @@
 //! `reprise run` and `reprise serve`: the long-running stages in one process, and their shutdown.
 //!
+//! Ingest is a fixture file (`--fixture`) or live Jetstream (`ingest.hosts`, or `--jetstream URL`).
 //! Stages meet through the log: ingest appends and moves the head; the projector waits on the head,
 //! applies, and checkpoints; the API reads `views.db`. On SIGINT or SIGTERM every stage finishes its
 //! current batch, the API finishes in-flight requests, and the process exits 0.
@@ -7,9 +8,11 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use reprise_events::EventLog;
+use reprise_ingest::{IngestMetrics, LiveOptions};
 use reprise_projector::{Projector, VIEWS_FILE};
 use reprise_query_api::AppState;
 use tokio::net::TcpListener;
@@ -17,32 +20,66 @@ use tokio::sync::watch;
 
 use crate::config::Config;
 
-pub fn run(config: Config, fixture: Option<PathBuf>) -> anyhow::Result<()> {
+/// Live ingest's settings from the configuration; `jetstream` (from `--jetstream`) replaces the host list.
+pub(crate) fn live_options(config: &Config, jetstream: Vec<String>) -> anyhow::Result<LiveOptions> {
+    let c = &config.ingest;
+    let hosts = if jetstream.is_empty() { c.hosts.clone() } else { jetstream };
+    for h in &hosts {
+        reprise_ingest::Wire::of(h).map_err(|e| anyhow::anyhow!("--jetstream {e}"))?;
+    }
+    Ok(LiveOptions {
+        hosts,
+        wanted_collections: c.wanted_collections.clone(),
+        wanted_dids: c.wanted_dids.clone(),
+        compress: c.compress,
+        rewind: Duration::from_secs(c.rewind_seconds),
+        replay_window: Duration::from_secs(c.replay_window_seconds),
+        blind_window: Duration::from_secs(c.blind_window_seconds),
+        backoff_initial: Duration::from_millis(c.backoff_initial_ms),
+        backoff_max: Duration::from_millis(c.backoff_max_ms),
+        batch_size: c.batch_size,
+        max_frame_bytes: c.max_frame_bytes,
+        ..LiveOptions::default()
+    })
+}
+
+pub fn run(config: Config, fixture: Option<PathBuf>, jetstream: Vec<String>) -> anyhow::Result<()> {
+    let live = match fixture {
+        Some(_) => None,
+        None => Some(live_options(&config, jetstream)?),
+    };
     runtime()?.block_on(async move {
         let log = EventLog::open(&config.data_dir)?;
         let projector = Projector::open(&config.data_dir, config.projector.batch_size, super::catalog(&config)?)?;
-        let api = AppState::open(config.data_dir.join(VIEWS_FILE))?;
+        // Live ingest's counters; the API's /metrics renders them with `render_prometheus`.
+        let metrics = Arc::new(IngestMetrics::default());
+        let source: reprise_query_api::MetricsSource = {
+            let metrics = metrics.clone();
+            Arc::new(move || metrics.render_prometheus())
+        };
+        let api = api_state(&config, Some(source))?;
         let listener = bind(&config).await?;
         let (stop_tx, stop_rx) = watch::channel(false);
         let stop_flag = Arc::new(AtomicBool::new(false));
 
         let head = log.subscribe();
-        let ingest = {
-            let stop_flag = stop_flag.clone();
-            let opts = super::fixture_options(&config);
-            tokio::task::spawn_blocking(move || -> anyhow::Result<EventLog> {
-                let mut log = log;
-                match fixture {
-                    Some(path) => {
-                        let r = reprise_ingest::ingest_fixture(&mut log, &path, &opts, &stop_flag)?;
-                        tracing::info!(source = %r.source, lines = r.lines, appended = r.appended, duplicates = r.duplicates, rejected = r.rejected, interrupted = r.interrupted, "fixture ingested; still serving");
-                    }
-                    None => tracing::warn!(
-                        "no --fixture given and live Jetstream ingest is not built yet: serving the existing log"
-                    ),
-                }
-                Ok(log)
-            })
+        let ingest = match (fixture, live) {
+            (Some(path), _) => {
+                let stop_flag = stop_flag.clone();
+                let opts = super::fixture_options(&config);
+                tokio::task::spawn_blocking(move || -> anyhow::Result<EventLog> {
+                    let mut log = log;
+                    let r = reprise_ingest::ingest_fixture(&mut log, &path, &opts, &stop_flag)?;
+                    tracing::info!(source = %r.source, lines = r.lines, appended = r.appended, duplicates = r.duplicates, rejected = r.rejected, interrupted = r.interrupted, "fixture ingested; still serving");
+                    Ok(log)
+                })
+            }
+            (None, live) => {
+                let opts = live.unwrap_or_default();
+                tracing::info!(hosts = ?opts.hosts, collections = ?opts.wanted_collections, "following jetstream");
+                let (metrics, stop_rx) = (metrics.clone(), stop_rx.clone());
+                tokio::spawn(async move { Ok(reprise_ingest::run_live(log, opts, metrics, stop_rx).await?) })
+            }
         };
         let projecting = tokio::spawn(project_loop(projector, head, stop_rx.clone()));
         let serving = tokio::spawn(reprise_query_api::serve(listener, api, stopped(stop_rx.clone())));
@@ -66,7 +103,7 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
         bail!("no read models at {}: run `reprise project` or `reprise run` first", views.display());
     }
     runtime()?.block_on(async move {
-        let api = AppState::open(views)?;
+        let api = api_state(&config, None)?;
         let listener = bind(&config).await?;
         let (stop_tx, stop_rx) = watch::channel(false);
         let serving = tokio::spawn(reprise_query_api::serve(listener, api, stopped(stop_rx)));
@@ -75,6 +112,18 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
         serving.await.context("api task")??;
         Ok(())
     })
+}
+
+fn api_state(config: &Config, metrics: Option<reprise_query_api::MetricsSource>) -> anyhow::Result<AppState> {
+    let options = reprise_query_api::ApiOptions {
+        rate_limit_per_minute: config.api.rate_limit_per_minute,
+        rate_limit_burst: config.api.rate_limit_burst,
+        request_timeout: std::time::Duration::from_millis(config.api.request_timeout_ms),
+        cache_max_age_seconds: config.api.cache_max_age_seconds,
+    };
+    let views = config.data_dir.join(VIEWS_FILE);
+    let log = config.data_dir.join(reprise_events::LOG_FILE);
+    Ok(AppState::with_options(views, log, options, metrics)?)
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

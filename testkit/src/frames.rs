@@ -19,11 +19,9 @@ impl FrameBuilder {
         self.time_us
     }
 
-    /// A create or update commit carrying `record`; the CID is derived from rev so versions differ.
+    /// A create or update commit carrying `record` and its real CID.
     pub fn put(&mut self, op: &str, collection: &str, rkey: &str, rev: &str, record: Value) -> String {
-        let mut rng =
-            crate::Rng::new(rev.bytes().fold(17u64, |h, b| h.wrapping_mul(131).wrapping_add(u64::from(b))));
-        let cid = crate::fake_cid(&mut rng, 0x71);
+        let cid = crate::record_cid(&record);
         json!({
             "did": self.did, "time_us": self.next_time(), "kind": "commit",
             "commit": {"rev": rev, "operation": op, "collection": collection, "rkey": rkey,

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 
 use serde_json::json;
 
-use crate::{Rng, did, fake_cid, tid};
+use crate::{Rng, did, fake_cid, record_cid, tid};
 
 /// Shares of each event type, in parts per thousand.
 #[derive(Debug, Clone)]
@@ -88,8 +88,11 @@ impl State {
         let rev = tid(now, (repo % 1024) as u16);
         let mut commit = json!({"rev": rev, "operation": op, "collection": collection, "rkey": rkey});
         if let Some(record) = record {
+            // The real CID of the record; the generator still draws the fake one it used to, so every
+            // other field of a seeded fixture stays as it was.
+            let _ = fake_cid(&mut self.rng, 0x71);
+            commit["cid"] = json!(record_cid(&record));
             commit["record"] = record;
-            commit["cid"] = json!(fake_cid(&mut self.rng, 0x71));
         }
         json!({"did": did(repo), "time_us": now, "kind": "commit", "commit": commit}).to_string()
     }

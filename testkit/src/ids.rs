@@ -64,3 +64,11 @@ pub fn fake_cid(rng: &mut Rng, codec: u8) -> String {
     }
     out
 }
+
+/// The real CID of a record given as atproto JSON: CIDv1, dag-cbor, sha2-256 of its DAG-CBOR encoding.
+/// Panics on a value that is not atproto data (a float, an unsafe integer), which no fixture holds.
+pub fn record_cid(record: &serde_json::Value) -> String {
+    use shrike::cbor::json::{Integers, json_to_drisl};
+    let bytes = json_to_drisl(record, Integers::Safe).expect("fixture records are atproto data");
+    shrike::cbor::Cid::compute(shrike::cbor::Codec::Drisl, &bytes).to_string()
+}

@@ -7,9 +7,11 @@ mod dump;
 mod frames;
 mod generate;
 mod ids;
+mod jetstream_server;
 pub mod records;
 
 pub use dump::dump_views;
 pub use frames::{FrameBuilder, account, identity};
 pub use generate::{GenerateReport, Mix, generate};
-pub use ids::{Rng, did, fake_cid, tid};
+pub use ids::{Rng, did, fake_cid, record_cid, tid};
+pub use jetstream_server::{Faults, History, JetstreamServer};

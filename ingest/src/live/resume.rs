@@ -1,0 +1,102 @@
+//! Where a connection resumes, and how long to wait before it does: pure functions, tested here.
+
+use std::time::Duration;
+
+use super::{LiveOptions, Wire};
+
+/// The smallest cursor a v2 server reads as a unix-µs timestamp rather than a seq.
+pub const V2_TIMESTAMP_MIN: i64 = 1_000_000_000_000_000;
+
+/// The position a connection asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    /// No cursor: the live tail.
+    Live,
+    /// v1 `cursor=<time_us>`.
+    V1Time(i64),
+    /// v2 `cursor=<seq>`, inclusive: the host's own seq, never another host's.
+    V2Seq(i64),
+    /// v2 `cursor=<time_us>` (>= 1e15, which the server reads as a timestamp): how a v2 host is joined
+    /// from another host's position.
+    V2Time(i64),
+}
+
+impl Start {
+    pub fn cursor(self) -> Option<i64> {
+        match self {
+            Start::Live => None,
+            Start::V1Time(c) | Start::V2Seq(c) | Start::V2Time(c) => Some(c),
+        }
+    }
+}
+
+/// Where to resume on a host of `wire` whose own cursor is `own`. `switched`: the previous position
+/// came from another host (or could not be trusted), so only `safe_time_us` carries over, rewound.
+pub(crate) fn start_for(
+    wire: Wire,
+    own: Option<i64>,
+    safe_time_us: Option<i64>,
+    switched: bool,
+    opts: &LiveOptions,
+) -> Start {
+    let rewind = opts.rewind.as_micros() as i64;
+    let from_time = safe_time_us.map(|t| (t - rewind).max(1));
+    // A v2 server reads a cursor below 1e15 as a seq: a timestamp cursor must not fall under it.
+    let v2_time = |t: i64| Start::V2Time(t.max(V2_TIMESTAMP_MIN));
+    match (wire, switched) {
+        (Wire::V1, false) => {
+            own.map(|c| (c - rewind).max(1)).or(from_time).map_or(Start::Live, Start::V1Time)
+        }
+        (Wire::V1, true) => from_time.or(own.map(|c| (c - rewind).max(1))).map_or(Start::Live, Start::V1Time),
+        (Wire::V2, false) => own.map(Start::V2Seq).or(from_time.map(v2_time)).unwrap_or(Start::Live),
+        (Wire::V2, true) => from_time.map(v2_time).or(own.map(Start::V2Seq)).unwrap_or(Start::Live),
+    }
+}
+
+/// Full-jitter exponential backoff: a random delay in [base/2, base], base doubling per failure.
+pub(crate) fn backoff(failures: u32, initial: Duration, max: Duration) -> Duration {
+    let base = initial.saturating_mul(1u32 << failures.min(16)).min(max);
+    let half = base / 2;
+    half + half.mul_f64(fastrand::f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(wire: Wire, own: Option<i64>, safe: Option<i64>, switched: bool, expected: Start) {
+        let opts = LiveOptions { rewind: Duration::from_micros(5), ..Default::default() };
+        assert_eq!(
+            start_for(wire, own, safe, switched, &opts),
+            expected,
+            "{wire:?} {own:?} {safe:?} {switched}"
+        );
+    }
+
+    #[test]
+    fn v1_rewinds_its_own_cursor_and_a_switch_rewinds_the_trusted_time() {
+        check(Wire::V1, None, None, false, Start::Live);
+        check(Wire::V1, Some(100), Some(500), false, Start::V1Time(95));
+        check(Wire::V1, None, Some(500), false, Start::V1Time(495));
+        check(Wire::V1, Some(100), Some(500), true, Start::V1Time(495));
+    }
+
+    #[test]
+    fn a_v2_seq_never_moves_between_hosts() {
+        check(Wire::V2, Some(42), Some(500), false, Start::V2Seq(42));
+        check(Wire::V2, Some(42), Some(2_000_000_000_000_000), true, Start::V2Time(1_999_999_999_999_995));
+        check(Wire::V2, None, None, true, Start::Live);
+        check(Wire::V2, None, Some(500), false, Start::V2Time(V2_TIMESTAMP_MIN));
+    }
+
+    #[test]
+    fn backoff_grows_jittered_and_capped() {
+        let (i, m) = (Duration::from_millis(100), Duration::from_secs(1));
+        for _ in 0..50 {
+            let d = backoff(0, i, m);
+            assert!(d >= Duration::from_millis(50) && d <= i, "{d:?}");
+            let d = backoff(10, i, m);
+            assert!(d >= Duration::from_millis(500) && d <= m, "{d:?}");
+        }
+    }
+}

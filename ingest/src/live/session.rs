@@ -1,0 +1,378 @@
+//! One connection to one host: the handshake, the hello, reading frames until the connection ends, and
+//! the liveness and blindness checks that end it deliberately.
+
+use std::time::Instant;
+
+use futures_util::{SinkExt, StreamExt};
+use reprise_events::{Envelope, EventKind, NewEvent};
+use tokio::sync::{mpsc, watch};
+use tokio_tungstenite::tungstenite::{self, Message};
+
+use super::resume::Start;
+use super::writer::ToWriter;
+use super::zstd::FrameDecompressor;
+use super::{Filters, Host, LiveOptions, Wire};
+use crate::v2::{V2Frame, decode_v2};
+use crate::{DecodedFrame, IngestMetrics, decode_v1, now_us};
+
+/// Why a connection ended.
+#[derive(Debug)]
+pub(crate) enum SessionEnd {
+    Stopped,
+    WriterGone,
+    /// Other traffic flowed but nothing from the wanted collections for the blind window.
+    Blind,
+    /// v2: the requested seq is below the host's retention floor.
+    CursorTooOld {
+        requested: i64,
+        floor: i64,
+    },
+    /// v2 has no `options_update`: new filters mean a new connection.
+    FiltersChanged,
+    Failed(String),
+}
+
+pub(crate) struct Session<'a> {
+    host: &'a mut Host,
+    opts: &'a LiveOptions,
+    metrics: &'a IngestMetrics,
+    tx: &'a mpsc::Sender<ToWriter>,
+    start: Start,
+    /// Events handed to the writer on this connection.
+    pub delivered: u64,
+    /// The newest event time received on this connection.
+    pub last_time_us: Option<i64>,
+    /// The event time of the last commit from a wanted collection.
+    pub last_wanted_time_us: Option<i64>,
+    /// The time position this connection started from, when known.
+    pub start_time_us: Option<i64>,
+    /// The filters in force (changed by `options_update` while connected).
+    pub filters: Filters,
+    others_since_wanted: u64,
+    last_wanted_at: Instant,
+}
+
+enum Step {
+    Continue,
+    End(SessionEnd),
+}
+
+impl<'a> Session<'a> {
+    pub(crate) fn new(
+        host: &'a mut Host,
+        opts: &'a LiveOptions,
+        metrics: &'a IngestMetrics,
+        tx: &'a mpsc::Sender<ToWriter>,
+        start: Start,
+    ) -> Self {
+        let start_time_us = match start {
+            Start::V1Time(t) | Start::V2Time(t) => Some(t),
+            Start::Live => Some(now_us()),
+            Start::V2Seq(_) => None,
+        };
+        Session {
+            host,
+            opts,
+            metrics,
+            tx,
+            start,
+            delivered: 0,
+            last_time_us: None,
+            last_wanted_time_us: None,
+            start_time_us,
+            filters: Filters {
+                wanted_collections: opts.wanted_collections.clone(),
+                wanted_dids: opts.wanted_dids.clone(),
+            },
+            others_since_wanted: 0,
+            last_wanted_at: Instant::now(),
+        }
+    }
+
+    pub(crate) async fn run(
+        &mut self,
+        stop: &mut watch::Receiver<bool>,
+        filter_updates: &mut Option<watch::Receiver<Filters>>,
+    ) -> SessionEnd {
+        if self.host.wire == Wire::V2 && self.opts.compress && self.host.dictionary.is_none() {
+            match super::dictionary::fetch(&self.host.url, self.opts.idle_timeout).await {
+                Ok(d) => self.host.dictionary = Some(d),
+                Err(e) => {
+                    tracing::warn!(host = %self.host.url, error = %e, "no zstd dictionary: subscribing uncompressed")
+                }
+            }
+        }
+        let dictionary = self.host.dictionary.clone().filter(|_| self.opts.compress);
+        let url = subscribe_url(
+            &self.host.url,
+            self.host.wire,
+            self.start,
+            &self.filters,
+            self.opts.compress,
+            dictionary.as_ref().map(|d| d.id),
+        );
+        let connect = tokio::time::timeout(self.opts.idle_timeout, tokio_tungstenite::connect_async(&url));
+        let mut ws = tokio::select! {
+            r = connect => match r {
+                Err(_) => return SessionEnd::Failed("connect timed out".into()),
+                Ok(Err(tungstenite::Error::Http(resp))) => return self.refused(resp.status().as_u16(), resp.body().as_deref()),
+                Ok(Err(e)) => return SessionEnd::Failed(format!("connect: {e}")),
+                Ok(Ok((ws, _))) => ws,
+            },
+            _ = super::stopped(stop) => return SessionEnd::Stopped,
+        };
+        if self.host.wire == Wire::V1
+            && let Err(e) = ws.send(options_update(&self.filters)).await
+        {
+            return SessionEnd::Failed(format!("sending options_update: {e}"));
+        }
+        tracing::info!(host = %self.host.url, "connected to jetstream");
+        let decompressor = match (self.host.wire, self.opts.compress, dictionary) {
+            (Wire::V1, true, _) => Some(FrameDecompressor::v1(self.opts.max_frame_bytes)),
+            (Wire::V2, true, Some(d)) => {
+                Some(FrameDecompressor::with_dictionary(d.bytes, self.opts.max_frame_bytes))
+            }
+            _ => None,
+        };
+        let mut decompressor = match decompressor.transpose() {
+            Ok(d) => d,
+            Err(e) => return SessionEnd::Failed(format!("zstd: {e}")),
+        };
+        let check_every =
+            self.opts.ping_interval.min(self.opts.idle_timeout / 4).min(self.opts.blind_window / 4);
+        let mut tick = tokio::time::interval(check_every.max(std::time::Duration::from_millis(5)));
+        let (mut last_frame, mut last_ping) = (Instant::now(), Instant::now());
+        self.last_wanted_at = Instant::now();
+        loop {
+            let step = tokio::select! {
+                _ = super::stopped(stop) => {
+                    let _ = ws.close(None).await;
+                    return SessionEnd::Stopped;
+                }
+                msg = ws.next() => {
+                    last_frame = Instant::now();
+                    match msg {
+                        None => Step::End(SessionEnd::Failed("connection closed".into())),
+                        Some(Err(e)) => Step::End(SessionEnd::Failed(format!("read: {e}"))),
+                        Some(Ok(Message::Text(t))) => self.frame(t.as_bytes(), false, &mut decompressor).await,
+                        Some(Ok(Message::Binary(b))) => self.frame(&b, true, &mut decompressor).await,
+                        Some(Ok(Message::Close(c))) => Step::End(SessionEnd::Failed(format!("closed by the host: {c:?}"))),
+                        Some(Ok(_)) => Step::Continue, // ping (answered by tungstenite), pong: liveness only
+                    }
+                }
+                filters = next_filters(filter_updates) => {
+                    self.filters = filters;
+                    match self.host.wire {
+                        Wire::V2 => Step::End(SessionEnd::FiltersChanged),
+                        Wire::V1 => match ws.send(options_update(&self.filters)).await {
+                            Ok(()) => Step::Continue,
+                            Err(e) => Step::End(SessionEnd::Failed(format!("sending options_update: {e}"))),
+                        },
+                    }
+                }
+                _ = tick.tick() => {
+                    if last_frame.elapsed() > self.opts.idle_timeout {
+                        Step::End(SessionEnd::Failed(format!("no frame or pong for {:?}", self.opts.idle_timeout)))
+                    } else if self.last_wanted_at.elapsed() > self.opts.blind_window && self.others_since_wanted > 0 {
+                        Step::End(SessionEnd::Blind)
+                    } else if last_ping.elapsed() >= self.opts.ping_interval {
+                        last_ping = Instant::now();
+                        match ws.send(Message::Ping(Default::default())).await {
+                            Ok(()) => Step::Continue,
+                            Err(e) => Step::End(SessionEnd::Failed(format!("ping: {e}"))),
+                        }
+                    } else {
+                        Step::Continue
+                    }
+                }
+            };
+            if let Step::End(end) = step {
+                if !matches!(end, SessionEnd::Failed(_)) {
+                    let _ = ws.close(None).await;
+                }
+                return end;
+            }
+        }
+    }
+
+    /// A handshake the host answered with an HTTP status instead of an upgrade.
+    fn refused(&mut self, status: u16, body: Option<&[u8]>) -> SessionEnd {
+        let text = String::from_utf8_lossy(body.unwrap_or_default()).into_owned();
+        if self.host.wire == Wire::V2
+            && let Ok(v) = serde_json::from_str::<serde_json::Value>(&text)
+            && v["error"] == "CursorTooOld"
+            && let Some(floor) = ["floor", "floorSeq", "oldestSeq"].iter().find_map(|k| v[k].as_i64())
+        {
+            return SessionEnd::CursorTooOld { requested: self.start.cursor().unwrap_or(0), floor };
+        }
+        if text.contains("UnknownZstdDictionary") {
+            self.host.dictionary = None; // the host rotated it: fetch the current one next time
+        }
+        SessionEnd::Failed(format!("handshake refused with HTTP {status}: {text}"))
+    }
+
+    async fn frame(
+        &mut self,
+        raw: &[u8],
+        binary: bool,
+        decompressor: &mut Option<FrameDecompressor>,
+    ) -> Step {
+        let max = self.opts.max_frame_bytes;
+        let (bytes, reject): (Vec<u8>, Option<String>) = match (binary, decompressor.as_mut()) {
+            (false, _) if raw.len() > max => (
+                raw[..max].to_vec(),
+                Some(format!(
+                    "frame of {} bytes exceeds the {max}-byte limit; its first {max} bytes are kept",
+                    raw.len()
+                )),
+            ),
+            (false, _) => (raw.to_vec(), None),
+            (true, Some(d)) => match d.decompress(raw) {
+                Ok(b) => (b, None),
+                Err(reason) => (raw[..raw.len().min(max)].to_vec(), Some(reason)),
+            },
+            (true, None) => (
+                raw[..raw.len().min(max)].to_vec(),
+                Some("binary frame on an uncompressed connection".into()),
+            ),
+        };
+        self.metrics.received(bytes.len(), raw.len());
+        let decoded = match reject {
+            Some(reason) => DecodedFrame { envelope: Envelope::rejected(reason), cursor: None },
+            None => match self.host.wire {
+                Wire::V1 => decode_v1(&bytes),
+                Wire::V2 => match decode_v2(&bytes) {
+                    V2Frame::Event(d) => d,
+                    V2Frame::Info { name, message } => {
+                        tracing::info!(host = %self.host.url, name = %name, message = %message, "jetstream info");
+                        return Step::Continue;
+                    }
+                    V2Frame::Error { error, message } => {
+                        return Step::End(SessionEnd::Failed(format!("host error {error}: {message}")));
+                    }
+                },
+            },
+        };
+        self.observe(&decoded);
+        let event = NewEvent {
+            envelope: decoded.envelope,
+            frame: bytes,
+            source_cursor: decoded.cursor,
+            received_at_us: now_us(),
+        };
+        if self.tx.send(ToWriter { source: self.host.source.clone(), event }).await.is_err() {
+            return Step::End(SessionEnd::WriterGone);
+        }
+        self.delivered += 1;
+        Step::Continue
+    }
+
+    fn observe(&mut self, d: &DecodedFrame) {
+        if let Some(c) = d.cursor {
+            self.host.cursor = self.host.cursor.max(Some(c));
+        }
+        let env = &d.envelope;
+        if let Some(t) = env.event_time_us {
+            self.last_time_us = self.last_time_us.max(Some(t));
+        }
+        let wanted = env.kind() == EventKind::Commit
+            && env.collection.as_deref().is_some_and(|c| wanted(&self.filters.wanted_collections, c));
+        if wanted {
+            self.last_wanted_at = Instant::now();
+            self.others_since_wanted = 0;
+            self.last_wanted_time_us = self.last_wanted_time_us.max(env.event_time_us);
+        } else {
+            self.others_since_wanted += 1;
+        }
+    }
+}
+
+/// The v1 client message that sets filters (the hello of a `requireHello` subscription, and every
+/// later change). Never carries `maxMessageSizeBytes`.
+fn options_update(f: &Filters) -> Message {
+    let msg = serde_json::json!({"type": "options_update", "payload": {
+        "wantedCollections": f.wanted_collections, "wantedDids": f.wanted_dids}});
+    Message::text(msg.to_string())
+}
+
+/// The next filter change; pending forever when there is no sender (or it is gone).
+async fn next_filters(updates: &mut Option<watch::Receiver<Filters>>) -> Filters {
+    if let Some(rx) = updates {
+        if rx.changed().await.is_ok() {
+            return rx.borrow_and_update().clone();
+        }
+        *updates = None;
+    }
+    std::future::pending().await
+}
+
+/// Whether `collection` is among `wanted` (exact NSIDs or `prefix.*`); an empty list wants everything.
+fn wanted(wanted: &[String], collection: &str) -> bool {
+    wanted.is_empty()
+        || wanted.iter().any(|w| match w.strip_suffix('*') {
+            Some(prefix) => collection.starts_with(prefix),
+            None => w == collection,
+        })
+}
+
+/// The subscription URL for a host, wire and start position. Never sets `maxMessageSizeBytes`: a limit
+/// silently drops events, deletes included.
+pub(crate) fn subscribe_url(
+    base: &str,
+    wire: Wire,
+    start: Start,
+    filters: &Filters,
+    compress: bool,
+    v2_dictionary: Option<u32>,
+) -> String {
+    let mut params: Vec<String> = Vec::new();
+    let (collections, dids) = match wire {
+        Wire::V1 => ("wantedCollections", "wantedDids"),
+        Wire::V2 => ("collections", "dids"),
+    };
+    params.extend(filters.wanted_collections.iter().map(|c| format!("{collections}={c}")));
+    params.extend(filters.wanted_dids.iter().map(|d| format!("{dids}={d}")));
+    if let Some(c) = start.cursor() {
+        params.push(format!("cursor={c}"));
+    }
+    if let (Wire::V2, Some(id)) = (wire, v2_dictionary) {
+        params.push(format!("zstdDictionary={id}"));
+    }
+    if wire == Wire::V1 {
+        if compress {
+            params.push("compress=true".into());
+        }
+        params.push("requireHello=true".into());
+    }
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}{}", params.join("&"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_per_wire() {
+        let f =
+            Filters { wanted_collections: vec!["fm.plyr.*".into()], wanted_dids: vec!["did:plc:a".into()] };
+        assert_eq!(
+            subscribe_url("ws://h/subscribe", Wire::V1, Start::V1Time(7), &f, true, None),
+            "ws://h/subscribe?wantedCollections=fm.plyr.*&wantedDids=did:plc:a&cursor=7&compress=true&requireHello=true"
+        );
+        assert_eq!(
+            subscribe_url("ws://h/x", Wire::V2, Start::Live, &f, true, Some(9)),
+            "ws://h/x?collections=fm.plyr.*&dids=did:plc:a&zstdDictionary=9"
+        );
+    }
+
+    #[test]
+    fn wanted_collections_match_exactly_or_by_prefix() {
+        let w = vec!["fm.plyr.*".to_owned(), "fm.teal.feed.play".to_owned()];
+        assert!(wanted(&w, "fm.plyr.track"));
+        assert!(wanted(&w, "fm.teal.feed.play"));
+        assert!(!wanted(&w, "fm.teal.actor.status"));
+        assert!(!wanted(&w, "app.bsky.feed.like"));
+        assert!(wanted(&[], "anything"));
+    }
+}

@@ -1,0 +1,418 @@
+//! Live ingest against the Jetstream-compatible test server: every event any host delivered is in the
+//! log exactly once, whatever the server does wrong.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+use reprise_events::{EventKind, EventLog, GapRange, LogReader};
+use reprise_ingest::{IngestMetrics, LiveOptions, run_live};
+use reprise_testkit::{Faults, FrameBuilder, History, JetstreamServer, did, identity, tid};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Every waiting step gives up after this long, so a broken client fails instead of hanging.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// `n` events: track creates from 7 repos with an identity event every 5th.
+fn frames(n: usize, offset: usize) -> Vec<String> {
+    (offset..offset + n)
+        .map(|i| {
+            if i % 5 == 4 {
+                identity(&did(100 + i as u64), i as u64 + 1, None)
+            } else {
+                let mut b = FrameBuilder::new(&did(i as u64 % 7));
+                let rev = tid(1_779_000_000_000_000 + i as u64 * 1_000, 0);
+                b.track("create", &rev, &rev, &format!("Track {i}"), "2026-05-25T14:23:29.950Z")
+            }
+        })
+        .collect()
+}
+
+/// `n` events on an instance clock that starts 30 s ago and ticks 100 ms per event, so the 5 s
+/// rewind re-delivers 50 events.
+fn history(n: usize) -> Arc<History> {
+    let h = History::with_clock(reprise_ingest::now_us() - 30_000_000, 100_000);
+    for f in frames(n, 0) {
+        h.push(&f);
+    }
+    h
+}
+
+fn opts(hosts: Vec<String>) -> LiveOptions {
+    LiveOptions {
+        hosts,
+        wanted_collections: vec!["fm.plyr.*".into()],
+        compress: true,
+        rewind: Duration::from_secs(5),
+        blind_window: Duration::from_secs(3600),
+        backoff_initial: Duration::from_millis(5),
+        backoff_max: Duration::from_millis(50),
+        ping_interval: Duration::from_millis(50),
+        idle_timeout: Duration::from_millis(400),
+        batch_size: 50,
+        start_cursor_us: Some(reprise_ingest::now_us() - 60_000_000),
+        ..Default::default()
+    }
+}
+
+struct Live {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<Result<EventLog, reprise_ingest::IngestError>>,
+    head: watch::Receiver<i64>,
+    metrics: Arc<IngestMetrics>,
+}
+
+impl Live {
+    fn start(dir: &std::path::Path, opts: LiveOptions) -> Live {
+        let log = EventLog::open(dir).unwrap();
+        let head = log.subscribe();
+        let metrics = Arc::new(IngestMetrics::default());
+        let (stop, stop_rx) = watch::channel(false);
+        let task = tokio::spawn(run_live(log, opts, metrics.clone(), stop_rx));
+        Live { stop, task, head, metrics }
+    }
+
+    async fn wait_head(&mut self, n: i64) {
+        let ok =
+            tokio::time::timeout(PATIENCE, self.head.wait_for(|h| *h >= n)).await.is_ok_and(|r| r.is_ok());
+        assert!(ok, "log head stayed at {} (wanted {n})", *self.head.borrow());
+    }
+
+    async fn stop(self) -> EventLog {
+        self.stop.send_replace(true);
+        self.task.await.unwrap().unwrap()
+    }
+}
+
+/// Asserts the log holds each frame of `expected` exactly once (by its commit or identity), and returns
+/// the number of gap events.
+fn assert_exactly_once(dir: &std::path::Path, expected: &[String]) -> usize {
+    let events = LogReader::open(dir).unwrap().read_after(0, 1_000_000).unwrap();
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    let mut gaps = 0;
+    for e in &events {
+        let env = &e.envelope;
+        match env.kind() {
+            EventKind::Commit => *seen.entry(format!("{:?}/{:?}", env.did, env.rev)).or_default() += 1,
+            EventKind::Identity => {
+                *seen.entry(format!("{:?}#{:?}", env.did, env.upstream_seq)).or_default() += 1
+            }
+            EventKind::Gap => gaps += 1,
+            other => panic!("unexpected {other:?} event: {:?}", String::from_utf8_lossy(&e.frame)),
+        }
+    }
+    let mut want: BTreeMap<String, usize> = BTreeMap::new();
+    for f in expected {
+        let v: serde_json::Value = serde_json::from_str(f).unwrap();
+        let key = match v["kind"].as_str() {
+            Some("commit") => format!("{:?}/{:?}", v["did"].as_str(), v["commit"]["rev"].as_str()),
+            _ => format!("{:?}#{:?}", v["did"].as_str(), v["identity"]["seq"].as_i64()),
+        };
+        want.insert(key, 1);
+    }
+    let dupes: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(dupes.is_empty(), "duplicated: {dupes:?}");
+    let lost: Vec<_> = want.keys().filter(|k| !seen.contains_key(*k)).collect();
+    assert!(lost.is_empty(), "lost {} events, e.g. {:?}", lost.len(), lost.first());
+    assert_eq!(seen.len(), want.len(), "events nobody sent");
+    gaps
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_compressed_frames_decode_through_the_client_byte_for_byte() {
+    let lines: Vec<String> =
+        include_str!("../../fixtures/jetstream-examples.jsonl").lines().map(str::to_owned).collect();
+    let h = History::new();
+    for l in &lines {
+        h.push_verbatim(l);
+    }
+    let server = JetstreamServer::start(h, Faults::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = opts(vec![server.v1_url()]);
+    o.wanted_collections.clear();
+    o.start_cursor_us = Some(1);
+    o.replay_window = Duration::from_secs(100 * 365 * 86_400);
+    let mut live = Live::start(dir.path(), o);
+    live.wait_head(10).await;
+    let metrics = live.metrics.clone();
+    live.stop().await;
+    let events = LogReader::open(dir.path()).unwrap().read_after(0, 100).unwrap();
+    let frames: Vec<String> = events.iter().map(|e| String::from_utf8(e.frame.clone()).unwrap()).collect();
+    assert_eq!(frames, lines);
+    assert!(events.iter().all(|e| e.envelope.kind() != EventKind::Rejected));
+    // Every create and update in the real frames carries its record's true CID.
+    let checks: Vec<_> = events.iter().filter_map(|e| e.envelope.cid_check.clone()).collect();
+    assert_eq!(checks.len(), 4);
+    assert!(checks.iter().all(|c| *c == reprise_events::CidCheck::Match), "{checks:?}");
+    let (wire, text) = (metrics.wire_bytes_received.load(Relaxed), metrics.bytes_received.load(Relaxed));
+    assert!(wire < text, "compressed {wire} bytes, decompressed {text}");
+    assert!(server.queries()[0].contains("compress=true"));
+}
+
+#[test]
+fn real_frames_compressed_with_the_dictionary_decompress() {
+    let dict = reprise_ingest::live::zstd::V1_DICTIONARY;
+    let mut c = zstd::bulk::Compressor::with_dictionary(3, dict).unwrap();
+    for line in include_str!("../../fixtures/jetstream-examples.jsonl").lines() {
+        let packed = c.compress(line.as_bytes()).unwrap();
+        let back = reprise_ingest::live::zstd::decompress_v1_frame(&packed, 1 << 20).unwrap();
+        assert_eq!(back, line.as_bytes());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disconnects_every_n_events_lose_and_duplicate_nothing() {
+    let h = history(300);
+    let faults = Faults { drop_every: Some(97), ..Default::default() };
+    let server = JetstreamServer::start(h.clone(), faults).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut live = Live::start(dir.path(), opts(vec![server.v1_url()]));
+    live.wait_head(300).await;
+    let reconnects = live.metrics.reconnects.load(Relaxed);
+    live.stop().await;
+    assert_exactly_once(dir.path(), &h.v1_frames());
+    assert!(reconnects >= 5, "{reconnects} reconnects");
+    // Every reconnect asked for the stored cursor minus the 5 s rewind, and never for a size limit.
+    let queries = server.queries();
+    assert!(queries.iter().all(|q| q.contains("requireHello=true") && !q.contains("maxMessageSizeBytes")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicated_and_reordered_delivery_is_absorbed() {
+    let h = history(300);
+    let faults = Faults { duplicate_every: Some(3), reorder_window: Some(7), ..Default::default() };
+    let server = JetstreamServer::start(h.clone(), faults).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut live = Live::start(dir.path(), opts(vec![server.v1_url()]));
+    live.wait_head(300).await;
+    // Wait for the last duplicates to reach the writer before counting them.
+    let m = live.metrics.clone();
+    tokio::time::timeout(PATIENCE, async {
+        while m.events_received.load(Relaxed) < 400 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .unwrap();
+    live.stop().await;
+    assert_exactly_once(dir.path(), &h.v1_frames());
+    assert!(m.duplicates_dropped.load(Relaxed) >= 90, "{}", m.duplicates_dropped.load(Relaxed));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_host_fails_liveness_and_the_client_resumes() {
+    let h = history(200);
+    let faults = Faults { stall_after: Some(80), ..Default::default() };
+    let server = JetstreamServer::start(h.clone(), faults).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut live = Live::start(dir.path(), opts(vec![server.v1_url()]));
+    live.wait_head(200).await;
+    assert!(live.metrics.reconnects.load(Relaxed) >= 1);
+    live.stop().await;
+    assert_exactly_once(dir.path(), &h.v1_frames());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blind_host_is_detected_and_the_next_host_replays_what_it_hid() {
+    let h = history(200);
+    let blind = Faults { blind_collection: Some("fm.plyr.track".into()), ..Default::default() };
+    let a = JetstreamServer::start(h.clone(), blind).await;
+    let b = JetstreamServer::start(h.clone(), Faults::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = opts(vec![a.v1_url(), b.v1_url()]);
+    o.blind_window = Duration::from_millis(300);
+    let mut live = Live::start(dir.path(), o);
+    live.wait_head(200).await;
+    let host = live.metrics.current_host();
+    live.stop().await;
+    assert_eq!(host, b.v1_url());
+    assert_exactly_once(dir.path(), &h.v1_frames());
+    assert_eq!(b.connections(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_switch_resumes_with_a_rewind_and_cursors_stay_per_host() {
+    let h = history(100);
+    let a = JetstreamServer::start(h.clone(), Faults::default()).await;
+    let b = JetstreamServer::start(h.clone(), Faults::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut live = Live::start(dir.path(), opts(vec![a.v1_url(), b.v1_url()]));
+    live.wait_head(100).await;
+    a.shutdown();
+    for f in frames(100, 100) {
+        h.push(&f);
+    }
+    live.wait_head(200).await;
+    let log = live.stop().await;
+    assert_exactly_once(dir.path(), &h.v1_frames());
+    let cursors: Vec<_> = log.cursors().unwrap().into_iter().map(|c| (c.source, c.cursor)).collect();
+    assert_eq!(cursors.len(), 2, "{cursors:?}");
+    assert!(cursors.contains(&(b.v1_url(), h.time_of(200))), "{cursors:?}");
+    // B was joined from A's last event time minus the 5 s rewind.
+    let joined = b.queries()[0].clone();
+    assert!(joined.contains(&format!("cursor={}", h.time_of(100) - 5_000_000)), "{joined}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_resumes_from_the_stored_cursor_minus_the_rewind() {
+    let h = history(50);
+    let server = JetstreamServer::start(h.clone(), Faults::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut live = Live::start(dir.path(), opts(vec![server.v1_url()]));
+    live.wait_head(50).await;
+    live.stop().await;
+    for f in frames(50, 50) {
+        h.push(&f);
+    }
+    let mut live = Live::start(dir.path(), opts(vec![server.v1_url()]));
+    live.wait_head(100).await;
+    live.stop().await;
+    assert_exactly_once(dir.path(), &h.v1_frames());
+    let resumed = server.queries()[1].clone();
+    assert!(resumed.contains(&format!("cursor={}", h.time_of(50) - 5_000_000)), "{resumed}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v2_resumes_inclusively_by_seq_across_error_frames_and_restarts() {
+    let h = history(120);
+    let faults = Faults { error_after: Some((40, "ConsumerTooSlow".into())), ..Default::default() };
+    let server = JetstreamServer::start(h.clone(), faults).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut live = Live::start(dir.path(), opts(vec![server.v2_url()]));
+    live.wait_head(120).await;
+    let m = live.metrics.clone();
+    live.stop().await;
+    let (wire, text) = (m.wire_bytes_received.load(Relaxed), m.bytes_received.load(Relaxed));
+    assert!(wire < text, "v2 frames arrive compressed: {wire} bytes on the wire for {text}");
+    for f in frames(30, 120) {
+        h.push(&f);
+    }
+    let mut live = Live::start(dir.path(), opts(vec![server.v2_url()]));
+    live.wait_head(150).await;
+    let log = live.stop().await;
+    assert_exactly_once(dir.path(), &h.v1_frames());
+    let q = server.queries();
+    assert!(q[0].contains("collections=fm.plyr.*") && !q[0].contains("wantedCollections"), "{q:?}");
+    // Compression on v2: the dictionary came from getZstdDictionary and the subscription names it.
+    assert!(q.iter().all(|q| q.contains("zstdDictionary=1612007021")), "{q:?}");
+    assert!(q[1].contains("cursor=40") || q[1].contains("cursor=41"), "after the error frame: {q:?}");
+    assert!(q[2].contains("cursor=120"), "restart resumes inclusively at the stored seq: {q:?}");
+    assert_eq!(log.cursor(&server.v2_url()).unwrap().unwrap().cursor, 150);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cursor_too_old_records_the_gap_and_resumes_at_the_floor() {
+    let h = history(10);
+    let server = JetstreamServer::start(h.clone(), Faults::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut live = Live::start(dir.path(), opts(vec![server.v2_url()]));
+    live.wait_head(10).await;
+    live.stop().await;
+    for f in frames(40, 10) {
+        h.push(&f);
+    }
+    server.set_faults(Faults { floor_seq: Some(30), ..Default::default() });
+    let mut live = Live::start(dir.path(), opts(vec![server.v2_url()]));
+    // 10 events, the gap, and seqs 30..=50.
+    live.wait_head(10 + 1 + 21).await;
+    live.stop().await;
+    let all = h.v1_frames();
+    let delivered: Vec<String> = all[..10].iter().chain(&all[29..]).cloned().collect();
+    assert_eq!(assert_exactly_once(dir.path(), &delivered), 1);
+    let gap = LogReader::open(dir.path()).unwrap().read_after(10, 1).unwrap().remove(0);
+    assert_eq!(gap.envelope.kind(), EventKind::Gap);
+    assert_eq!(gap.envelope.gap, Some(GapRange { from: 10, to: 30 }));
+    assert_eq!(gap.source, server.v2_url());
+}
+
+fn repo_tracks(repo: u64, from: usize, n: usize) -> Vec<String> {
+    (from..from + n)
+        .map(|i| {
+            let rev = tid(1_779_000_000_000_000 + (repo * 10_000 + i as u64) * 1_000, 0);
+            FrameBuilder::new(&did(repo)).track(
+                "create",
+                &rev,
+                &rev,
+                &format!("Track {i}"),
+                "2026-05-25T14:23:29.950Z",
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v1_filters_change_on_the_open_connection_and_v2_reconnects_with_them() {
+    for v2 in [false, true] {
+        let h = history(0);
+        for (a, b) in repo_tracks(0, 0, 10).into_iter().zip(repo_tracks(1, 0, 10)) {
+            h.push(&a);
+            h.push(&b);
+        }
+        let server = JetstreamServer::start(h.clone(), Faults::default()).await;
+        let url = if v2 { server.v2_url() } else { server.v1_url() };
+        let dir = tempfile::tempdir().unwrap();
+        let mut o = opts(vec![url]);
+        o.wanted_dids = vec![did(0)];
+        let log = EventLog::open(dir.path()).unwrap();
+        let mut head = log.subscribe();
+        let (filters_tx, filters_rx) = watch::channel(reprise_ingest::Filters::default());
+        let (stop, stop_rx) = watch::channel(false);
+        let metrics = Arc::new(IngestMetrics::default());
+        let task =
+            tokio::spawn(reprise_ingest::run_live_with_filters(log, o, metrics, stop_rx, Some(filters_rx)));
+        let wait = |head: &mut watch::Receiver<i64>, n: i64| {
+            let mut head = head.clone();
+            async move {
+                tokio::time::timeout(PATIENCE, head.wait_for(|h| *h >= n)).await.is_ok_and(|r| r.is_ok())
+            }
+        };
+        assert!(wait(&mut head, 10).await, "{v2}: the first repo's tracks");
+        filters_tx.send_replace(reprise_ingest::Filters {
+            wanted_collections: vec!["fm.plyr.*".into()],
+            wanted_dids: vec![did(0), did(1)],
+        });
+        if v2 {
+            server.wait_connections(2).await;
+        } else {
+            server.wait_options_updates(2).await;
+        }
+        for f in repo_tracks(1, 10, 5) {
+            h.push(&f);
+        }
+        assert!(wait(&mut head, 15).await, "{v2}: the second repo's new tracks");
+        stop.send_replace(true);
+        task.await.unwrap().unwrap();
+        let q = server.queries();
+        if v2 {
+            assert!(q[1].contains(&format!("dids={}", did(1))), "{q:?}");
+        } else {
+            assert_eq!(q.len(), 1, "v1 changed filters without reconnecting: {q:?}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_point_beyond_the_replay_window_records_the_gap() {
+    let h = history(300); // 30 s of history ending now
+    let server = JetstreamServer::start(h.clone(), Faults::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = opts(vec![server.v1_url()]);
+    let asked = o.start_cursor_us.unwrap() - 5_000_000;
+    o.replay_window = Duration::from_secs(10);
+    let mut live = Live::start(dir.path(), o);
+    live.wait_head(1).await;
+    let gap = LogReader::open(dir.path()).unwrap().read_after(0, 1).unwrap().remove(0);
+    let range = gap.envelope.gap.expect("the first event is the gap");
+    assert_eq!(range.from, asked);
+    // Everything the host still had from the end of the gap on arrives, exactly once.
+    let all = h.v1_frames();
+    let kept: Vec<String> =
+        (1..=300).filter(|s| h.time_of(*s) >= range.to).map(|s| all[s as usize - 1].clone()).collect();
+    assert!(kept.len() > 50 && kept.len() < 150, "{}", kept.len());
+    live.wait_head(1 + kept.len() as i64).await;
+    live.stop().await;
+    assert_eq!(assert_exactly_once(dir.path(), &kept), 1);
+    assert!(server.queries()[0].contains(&format!("cursor={}", range.to)));
+}
