@@ -159,42 +159,75 @@ fn append_in_tx(
     {
         // One statement per event: insert unless the same event is already there. Duplicates are
         // found through the `identity` index and confirmed field by field (the key is only a hash).
+        // Duplicates are found through the `identity` index and confirmed field by field (the key is
+        // only a hash). Two plain statements measured faster than one INSERT ... WHERE NOT EXISTS.
+        let mut exists = tx.prepare_cached(
+            "SELECT 1 FROM events WHERE identity = ?1 AND kind = ?2
+               AND did IS ?3 AND collection IS ?4 AND rkey IS ?5 AND operation IS ?6 AND rev IS ?7
+               AND cid IS ?8 AND upstream_seq IS ?9
+               AND (kind <> 'rejected' OR (source = ?10 AND source_cursor IS ?11 AND frame = ?12))
+               AND (kind <> 'gap' OR (source = ?10 AND gap_from IS ?13 AND gap_to IS ?14))
+             LIMIT 1",
+        )?;
         let mut insert = tx.prepare_cached(
             "INSERT INTO events (schema_version, received_at_us, source, source_cursor, kind, did,
                 collection, rkey, operation, rev, cid, event_time_us, upstream_seq, reject_reason,
                 identity, frame, cid_check, gap_from, gap_to)
-             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19
-             WHERE NOT EXISTS (
-                SELECT 1 FROM events WHERE identity = ?15 AND kind = ?5
-                  AND did IS ?6 AND collection IS ?7 AND rkey IS ?8 AND operation IS ?9 AND rev IS ?10
-                  AND cid IS ?11 AND upstream_seq IS ?13
-                  AND (kind <> 'rejected' OR (source = ?3 AND source_cursor IS ?4 AND frame = ?16))
-                  AND (kind <> 'gap' OR (source = ?3 AND gap_from IS ?18 AND gap_to IS ?19)))",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
         )?;
         for ev in events {
             let env = &ev.envelope;
             let rejected = env.kind() == EventKind::Rejected;
-            let inserted = insert.execute(params![
-                CURRENT_EVENT_VERSION,
-                ev.received_at_us,
-                source,
-                ev.source_cursor,
-                env.kind().as_str(),
-                env.did,
-                env.collection,
-                env.rkey,
-                env.operation.map(|o| o.as_str()),
-                env.rev,
-                env.cid,
-                env.event_time_us,
-                env.upstream_seq,
-                if rejected { env.reject_reason.as_deref() } else { None },
-                env.identity_key(source, ev.source_cursor, &ev.frame),
-                ev.frame,
-                env.cid_check.as_ref().map(|c| c.to_column()),
-                env.gap.map(|g| g.from),
-                env.gap.map(|g| g.to)
-            ])?;
+            let identity = env.identity_key(source, ev.source_cursor, &ev.frame);
+            let (kind, op) = (env.kind().as_str(), env.operation.map(|o| o.as_str()));
+            let (gap_from, gap_to) = (env.gap.map(|g| g.from), env.gap.map(|g| g.to));
+            let seen = exists
+                .query_row(
+                    params![
+                        identity,
+                        kind,
+                        env.did,
+                        env.collection,
+                        env.rkey,
+                        op,
+                        env.rev,
+                        env.cid,
+                        env.upstream_seq,
+                        source,
+                        ev.source_cursor,
+                        if rejected { Some(&ev.frame) } else { None },
+                        gap_from,
+                        gap_to
+                    ],
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some();
+            let inserted = if seen {
+                0
+            } else {
+                insert.execute(params![
+                    CURRENT_EVENT_VERSION,
+                    ev.received_at_us,
+                    source,
+                    ev.source_cursor,
+                    kind,
+                    env.did,
+                    env.collection,
+                    env.rkey,
+                    op,
+                    env.rev,
+                    env.cid,
+                    env.event_time_us,
+                    env.upstream_seq,
+                    if rejected { env.reject_reason.as_deref() } else { None },
+                    identity,
+                    ev.frame,
+                    env.cid_check.as_ref().map(|c| c.to_column()),
+                    gap_from,
+                    gap_to
+                ])?
+            };
             if inserted == 1 {
                 outcome.appended += 1;
             } else {
