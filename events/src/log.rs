@@ -117,11 +117,7 @@ impl EventLog {
     }
 
     pub fn cursors(&self) -> Result<Vec<SourceCursor>, LogError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT source, cursor, last_seq, updated_at_us FROM source_cursors ORDER BY source",
-        )?;
-        let rows = stmt.query_map([], cursor_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        all_cursors(&self.conn)
     }
 
     /// The highest seq in the log (0 when empty).
@@ -142,6 +138,14 @@ impl EventLog {
 
 fn cursor_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SourceCursor> {
     Ok(SourceCursor { source: r.get(0)?, cursor: r.get(1)?, last_seq: r.get(2)?, updated_at_us: r.get(3)? })
+}
+
+fn all_cursors(conn: &Connection) -> Result<Vec<SourceCursor>, LogError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT source, cursor, last_seq, updated_at_us FROM source_cursors ORDER BY source",
+    )?;
+    let rows = stmt.query_map([], cursor_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 fn max_seq(conn: &Connection) -> Result<i64, LogError> {
@@ -317,10 +321,6 @@ impl LogReader {
     }
 
     pub fn cursors(&self) -> Result<Vec<SourceCursor>, LogError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT source, cursor, last_seq, updated_at_us FROM source_cursors ORDER BY source",
-        )?;
-        let rows = stmt.query_map([], cursor_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        all_cursors(&self.conn)
     }
 }

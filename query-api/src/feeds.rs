@@ -7,15 +7,11 @@ use axum::extract::{Query, State};
 use rusqlite::{OptionalExtension, ToSql};
 use serde_json::{Value, json};
 
-use crate::params::{self, FeedCursor, Keyset};
+use crate::params::{self, FeedCursor, Keyset, get};
 use crate::views::{hidden, json_col, resolve_actor, track_view};
 use crate::{ApiError, AppState, page};
 
 type Params = Query<HashMap<String, String>>;
-
-fn get<'a>(q: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
-    q.get(name).map(String::as_str)
-}
 
 pub async fn get_tracks(State(state): State<AppState>, Query(q): Params) -> Result<Json<Value>, ApiError> {
     let limit = params::limit(get(&q, "limit"))?;
@@ -156,12 +152,11 @@ pub async fn get_actor_likes(
     let actor =
         params::actor("actor", get(&q, "actor").ok_or_else(|| ApiError::invalid("actor is required"))?)?;
     let limit = params::limit(get(&q, "limit"))?;
-    let cursor = FeedCursor::decode(get(&q, "cursor"))?;
+    let (at, key) = FeedCursor::position(get(&q, "cursor"))?;
     state
         .pool
         .run(move |conn| {
             let did = resolve_actor(conn, &actor)?;
-            let (at, key) = cursor.map(|c| (c.at_us, c.uri)).unwrap_or((i64::MAX, "\u{10FFFF}".into()));
             // One entry per liked track: the actor's earliest like record of it.
             let sql = format!(
                 "SELECT {view}, l.sort_at_us, l.uri FROM likes l JOIN tracks t ON t.uri = l.subject_uri

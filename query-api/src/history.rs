@@ -8,15 +8,11 @@ use axum::extract::{Query, State};
 use rusqlite::{Connection, ToSql};
 use serde_json::{Value, json};
 
-use crate::params::{self, Keyset};
+use crate::params::{self, Keyset, get};
 use crate::views::{hidden, resolve_actor};
 use crate::{ApiError, AppState, page};
 
 type Params = Query<HashMap<String, String>>;
-
-fn get<'a>(q: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
-    q.get(name).map(String::as_str)
-}
 
 pub async fn get_record_history(
     State(state): State<AppState>,

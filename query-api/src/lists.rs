@@ -7,15 +7,11 @@ use axum::extract::{Query, State};
 use rusqlite::{OptionalExtension, ToSql};
 use serde_json::{Value, json};
 
-use crate::params::{self, FeedCursor, Keyset};
+use crate::params::{self, FeedCursor, Keyset, get};
 use crate::views::{actor_ref, hidden, json_col, resolve_actor, track_view};
 use crate::{ApiError, AppState, page};
 
 type Params = Query<HashMap<String, String>>;
-
-fn get<'a>(q: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
-    q.get(name).map(String::as_str)
-}
 
 fn list_view() -> String {
     format!(
@@ -25,16 +21,12 @@ fn list_view() -> String {
     )
 }
 
-fn feed_cursor(raw: Option<&str>) -> Result<(i64, String), ApiError> {
-    Ok(FeedCursor::decode(raw)?.map(|c| (c.at_us, c.uri)).unwrap_or((i64::MAX, "\u{10FFFF}".into())))
-}
-
 pub async fn get_lists(State(state): State<AppState>, Query(q): Params) -> Result<Json<Value>, ApiError> {
     let actor =
         params::actor("actor", get(&q, "actor").ok_or_else(|| ApiError::invalid("actor is required"))?)?;
     let list_type = params::choice("listType", get(&q, "listType"), &["any", "playlist", "album", "liked"])?;
     let limit = params::limit(get(&q, "limit"))?;
-    let (at, key) = feed_cursor(get(&q, "cursor"))?;
+    let (at, key) = FeedCursor::position(get(&q, "cursor"))?;
     state
         .pool
         .run(move |conn| {
@@ -111,7 +103,7 @@ pub async fn get_plays(State(state): State<AppState>, Query(q): Params) -> Resul
         return Err(ApiError::invalid("give exactly one of actor and track"));
     }
     let limit = params::limit(get(&q, "limit"))?;
-    let (at, key) = feed_cursor(get(&q, "cursor"))?;
+    let (at, key) = FeedCursor::position(get(&q, "cursor"))?;
     state
         .pool
         .run(move |conn| {

@@ -5,6 +5,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::ApiError;
 
+/// A query parameter's raw value.
+pub fn get<'a>(q: &'a std::collections::HashMap<String, String>, name: &str) -> Option<&'a str> {
+    q.get(name).map(String::as_str)
+}
+
 pub const DEFAULT_LIMIT: u32 = 50;
 pub const MAX_LIMIT: u32 = 100;
 
@@ -60,6 +65,11 @@ pub struct FeedCursor {
 }
 
 impl FeedCursor {
+    /// The position to continue from: the cursor's, or the top of the feed when there is none.
+    pub fn position(raw: Option<&str>) -> Result<(i64, String), ApiError> {
+        Ok(Self::decode(raw)?.map(|c| (c.at_us, c.uri)).unwrap_or((i64::MAX, "\u{10FFFF}".into())))
+    }
+
     pub fn decode(raw: Option<&str>) -> Result<Option<Self>, ApiError> {
         Ok(Keyset::decode(raw, 1)?.map(|k| FeedCursor { at_us: k.nums[0], uri: k.key }))
     }

@@ -7,15 +7,11 @@ use axum::extract::{Query, State};
 use rusqlite::{OptionalExtension, ToSql};
 use serde_json::{Value, json};
 
-use crate::params::{self, FeedCursor, Keyset};
+use crate::params::{self, FeedCursor, Keyset, get};
 use crate::views::{actor_ref, artist_view, hidden, json_col, resolve_actor};
 use crate::{ApiError, AppState, page};
 
 type Params = Query<HashMap<String, String>>;
-
-fn get<'a>(q: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
-    q.get(name).map(String::as_str)
-}
 
 fn track_uri(q: &HashMap<String, String>) -> Result<String, ApiError> {
     params::record_uri(get(q, "uri").ok_or_else(|| ApiError::invalid("uri is required"))?, "fm.plyr.track")
@@ -24,9 +20,7 @@ fn track_uri(q: &HashMap<String, String>) -> Result<String, ApiError> {
 pub async fn get_likes(State(state): State<AppState>, Query(q): Params) -> Result<Json<Value>, ApiError> {
     let uri = track_uri(&q)?;
     let limit = params::limit(get(&q, "limit"))?;
-    let (at, key) = FeedCursor::decode(get(&q, "cursor"))?
-        .map(|c| (c.at_us, c.uri))
-        .unwrap_or((i64::MAX, "\u{10FFFF}".into()));
+    let (at, key) = FeedCursor::position(get(&q, "cursor"))?;
     state
         .pool
         .run(move |conn| {
@@ -82,9 +76,7 @@ pub async fn get_comments(State(state): State<AppState>, Query(q): Params) -> Re
 
 pub async fn get_activity(State(state): State<AppState>, Query(q): Params) -> Result<Json<Value>, ApiError> {
     let limit = params::limit(get(&q, "limit"))?;
-    let (at, key) = FeedCursor::decode(get(&q, "cursor"))?
-        .map(|c| (c.at_us, c.uri))
-        .unwrap_or((i64::MAX, "\u{10FFFF}".into()));
+    let (at, key) = FeedCursor::position(get(&q, "cursor"))?;
     state
         .pool
         .run(move |conn| {

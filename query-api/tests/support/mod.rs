@@ -62,21 +62,7 @@ pub async fn call(state: &AppState, uri: &str) -> (StatusCode, Value) {
 }
 
 pub async fn all_pages(state: &AppState, base: &str) -> Vec<String> {
-    let mut uris = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let url = match &cursor {
-            Some(c) => format!("{base}&cursor={c}"),
-            None => base.to_owned(),
-        };
-        let (status, body) = call(state, &url).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        uris.extend(body["tracks"].as_array().unwrap().iter().map(|t| t["uri"].as_str().unwrap().to_owned()));
-        match body.get("cursor") {
-            Some(c) => cursor = Some(c.as_str().unwrap().to_owned()),
-            None => return uris,
-        }
-    }
+    collect(state, base, "tracks").await.iter().map(|t| t["uri"].as_str().unwrap().to_owned()).collect()
 }
 
 /// Follows cursors and returns every item under `key`.
