@@ -20,6 +20,9 @@ pub struct Config {
     pub projector: ProjectorConfig,
     pub lexicons: LexiconsConfig,
     pub log: LogConfig,
+    pub identity: reprise_media::IdentityConfig,
+    pub media: reprise_media::MediaConfig,
+    pub storage: reprise_media::StorageConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -187,6 +190,9 @@ fn parse(table: Table) -> anyhow::Result<Config> {
         projector: section("projector", get("projector"))?,
         lexicons: section("lexicons", get("lexicons"))?,
         log: section("log", get("log"))?,
+        identity: section("identity", get("identity"))?,
+        media: section("media", get("media"))?,
+        storage: section("storage", get("storage"))?,
     })
 }
 
@@ -226,9 +232,34 @@ fn validate(c: &Config) -> anyhow::Result<()> {
             bail!("configuration key `{key}` must be positive");
         }
     }
+    validate_media(c)?;
     tracing_subscriber::EnvFilter::try_new(&c.log.level)
         .map_err(|e| anyhow::anyhow!("configuration key `log.level` is not a valid filter: {e}"))?;
     Ok(())
+}
+
+fn validate_media(c: &Config) -> anyhow::Result<()> {
+    url::Url::parse(&c.identity.plc_url)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .ok_or_else(|| anyhow::anyhow!("configuration key `identity.plc_url` must be an http(s) URL"))?;
+    if !(1..=64).contains(&c.media.concurrency) {
+        bail!("configuration key `media.concurrency` must be from 1 to 64, got {}", c.media.concurrency);
+    }
+    if c.media.max_blob_bytes == 0 {
+        bail!("configuration key `media.max_blob_bytes` must be positive");
+    }
+    if c.storage.backend == reprise_media::StorageBackend::S3 && c.storage.s3.bucket.is_empty() {
+        bail!("configuration key `storage.s3.bucket` must be set when `storage.backend` is \"s3\"");
+    }
+    Ok(())
+}
+
+/// The object store the configuration names: files under `data_dir/media`, or the S3 bucket.
+#[allow(dead_code, reason = "the media worker and the snapshot commands open it; they land next")]
+pub fn open_store(c: &Config) -> anyhow::Result<std::sync::Arc<dyn reprise_media::ObjectStore>> {
+    reprise_media::open_store(&c.storage, &c.data_dir.join("media"))
+        .map_err(|e| anyhow::anyhow!("storage: {e}"))
 }
 
 #[cfg(test)]
@@ -328,6 +359,12 @@ mod tests {
             (Some("[apii]\n"), vec![], "unknown configuration key `apii`"),
             (Some("data_dir = \"\"\n"), vec![], "`data_dir` must not be empty"),
             (Some("this is not toml"), vec![], "not valid TOML"),
+            (None, vec![("REPRISE_IDENTITY__PLC_URL", "ftp://x")], "`identity.plc_url`"),
+            (None, vec![("REPRISE_MEDIA__CONCURRENCY", "0")], "`media.concurrency`"),
+            (None, vec![("REPRISE_MEDIA__TRANSCODER", "vlc")], "configuration `media`"),
+            (None, vec![("REPRISE_STORAGE__BACKEND", "s3")], "`storage.s3.bucket` must be set"),
+            (None, vec![("REPRISE_STORAGE__S3__PATH_STYLE", "maybe")], "must be true or false"),
+            (Some("[storage.s3]\nbucket = 1\n"), vec![], "`storage.s3.bucket` must be a string"),
         ] {
             let got = err(file, &vars);
             assert!(got.contains(expected), "{file:?} {vars:?}\n  expected {expected:?}\n  got {got:?}");
