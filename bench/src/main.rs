@@ -6,11 +6,13 @@
 //!
 //! Suites: `log` (durable append vs a plain file with the same fsync policy, and peak RSS while
 //! ingesting), `project` (full rebuild vs a read-only scan of the same log), `lexicons` (record
-//! validation vs serde_json parsing of the same records). `generate` writes a fixture file.
+//! validation vs serde_json parsing of the same records), `ingest` (live ingest from the test server),
+//! `soak` (the `reprise run` binary's RSS over a long paced run with forced reconnects). `generate` writes a fixture file.
 
 mod ingest;
 mod lexicons;
 mod measure;
+mod soak;
 mod suites;
 
 use std::path::PathBuf;
@@ -29,6 +31,7 @@ fn main() {
         "project" => suites::project(&opts),
         "lexicons" => lexicons::run(&opts),
         "ingest" => ingest::run(&opts),
+        "soak" => soak::run(&opts),
         "all" => suites::log(&opts).and_then(|_| suites::project(&opts)).and_then(|_| lexicons::run(&opts)),
         "generate" => suites::generate_to(&opts),
         other => Err(format!("unknown suite {other:?}")),
@@ -40,8 +43,9 @@ fn main() {
 }
 
 const USAGE: &str =
-    "usage: reprise-bench <log|project|lexicons|all|generate> [--events N] [--runs N] [--dir DIR] [--out FILE]
+    "usage: reprise-bench <log|project|lexicons|ingest|soak|all|generate> [--events N] [--runs N] [--seconds N] [--dir DIR] [--out FILE]
   --events N   fixture size (default 1000000)
+  --seconds N  length of the `soak` run (default 600; soak needs `cargo build --release --bin reprise`)
   --runs N     runs per measurement; the median is reported (default 3)
   --dir DIR    where fixtures and scratch databases go (default target/bench-data)
   --out FILE   for `generate`: the fixture file to write";
@@ -53,14 +57,21 @@ pub struct Options {
     pub runs: usize,
     pub dir: PathBuf,
     pub out: Option<PathBuf>,
+    pub seconds: u64,
 }
 
 impl Options {
     fn parse(args: &[String]) -> Result<Self, String> {
         let mut it = args.iter();
         let suite = it.next().ok_or("missing suite")?.clone();
-        let mut o =
-            Options { suite, events: 1_000_000, runs: 3, dir: PathBuf::from("target/bench-data"), out: None };
+        let mut o = Options {
+            suite,
+            events: 1_000_000,
+            runs: 3,
+            dir: PathBuf::from("target/bench-data"),
+            out: None,
+            seconds: 600,
+        };
         while let Some(flag) = it.next() {
             let mut value = || it.next().ok_or(format!("{flag} needs a value"));
             match flag.as_str() {
@@ -68,6 +79,7 @@ impl Options {
                 "--runs" => o.runs = value()?.parse().map_err(|e| format!("--runs: {e}"))?,
                 "--dir" => o.dir = PathBuf::from(value()?),
                 "--out" => o.out = Some(PathBuf::from(value()?)),
+                "--seconds" => o.seconds = value()?.parse().map_err(|e| format!("--seconds: {e}"))?,
                 other => return Err(format!("unknown flag {other:?}")),
             }
         }
