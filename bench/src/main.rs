@@ -6,8 +6,10 @@
 //!
 //! Suites: `log` (durable append vs a plain file with the same fsync policy, and peak RSS while
 //! ingesting), `project` (full rebuild vs a read-only scan of the same log), `lexicons` (record
-//! validation vs serde_json parsing of the same records). `generate` writes a fixture file.
+//! validation vs serde_json parsing of the same records), `api` (getTracks and getTrack under wrk
+//! load vs a trivial axum handler in the same process). `generate` writes a fixture file.
 
+mod api;
 mod ingest;
 mod lexicons;
 mod measure;
@@ -29,6 +31,7 @@ fn main() {
         "project" => suites::project(&opts),
         "lexicons" => lexicons::run(&opts),
         "ingest" => ingest::run(&opts),
+        "api" => api::run(&opts),
         "all" => suites::log(&opts).and_then(|_| suites::project(&opts)).and_then(|_| lexicons::run(&opts)),
         "generate" => suites::generate_to(&opts),
         other => Err(format!("unknown suite {other:?}")),
@@ -40,9 +43,10 @@ fn main() {
 }
 
 const USAGE: &str =
-    "usage: reprise-bench <log|project|lexicons|all|generate> [--events N] [--runs N] [--dir DIR] [--out FILE]
-  --events N   fixture size (default 1000000)
+    "usage: reprise-bench <log|project|lexicons|api|all|generate> [--events N] [--runs N] [--seconds N] [--dir DIR] [--out FILE]
+  --events N   fixture size (default 1000000); for `api`, the likes (tracks and plays are a tenth)
   --runs N     runs per measurement; the median is reported (default 3)
+  --seconds N  for `api`: seconds per wrk run (default 10); needs wrk (scripts/bench-setup)
   --dir DIR    where fixtures and scratch databases go (default target/bench-data)
   --out FILE   for `generate`: the fixture file to write";
 
@@ -51,6 +55,7 @@ pub struct Options {
     pub suite: String,
     pub events: u64,
     pub runs: usize,
+    pub seconds: u64,
     pub dir: PathBuf,
     pub out: Option<PathBuf>,
 }
@@ -59,20 +64,27 @@ impl Options {
     fn parse(args: &[String]) -> Result<Self, String> {
         let mut it = args.iter();
         let suite = it.next().ok_or("missing suite")?.clone();
-        let mut o =
-            Options { suite, events: 1_000_000, runs: 3, dir: PathBuf::from("target/bench-data"), out: None };
+        let mut o = Options {
+            suite,
+            events: 1_000_000,
+            runs: 3,
+            seconds: 10,
+            dir: PathBuf::from("target/bench-data"),
+            out: None,
+        };
         while let Some(flag) = it.next() {
             let mut value = || it.next().ok_or(format!("{flag} needs a value"));
             match flag.as_str() {
                 "--events" => o.events = value()?.parse().map_err(|e| format!("--events: {e}"))?,
                 "--runs" => o.runs = value()?.parse().map_err(|e| format!("--runs: {e}"))?,
+                "--seconds" => o.seconds = value()?.parse().map_err(|e| format!("--seconds: {e}"))?,
                 "--dir" => o.dir = PathBuf::from(value()?),
                 "--out" => o.out = Some(PathBuf::from(value()?)),
                 other => return Err(format!("unknown flag {other:?}")),
             }
         }
-        if o.events == 0 || o.runs == 0 {
-            return Err("--events and --runs must be positive".into());
+        if o.events == 0 || o.runs == 0 || o.seconds == 0 {
+            return Err("--events, --runs and --seconds must be positive".into());
         }
         Ok(o)
     }
