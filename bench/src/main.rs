@@ -7,8 +7,10 @@
 //! Suites: `log` (durable append vs a plain file with the same fsync policy, and peak RSS while
 //! ingesting), `project` (full rebuild vs a read-only scan of the same log), `lexicons` (record
 //! validation vs serde_json parsing of the same records), `ingest` (live ingest from the test server),
-//! `soak` (the `reprise run` binary's RSS over a long paced run with forced reconnects). `generate` writes a fixture file.
+//! `soak` (the `reprise run` binary's RSS over a long paced run with forced reconnects), `api` (getTracks
+//! and getTrack under wrk load vs a trivial axum handler in the same process). `generate` writes a fixture file.
 
+mod api;
 mod ingest;
 mod lexicons;
 mod measure;
@@ -32,6 +34,7 @@ fn main() {
         "lexicons" => lexicons::run(&opts),
         "ingest" => ingest::run(&opts),
         "soak" => soak::run(&opts),
+        "api" => api::run(&opts),
         "all" => suites::log(&opts).and_then(|_| suites::project(&opts)).and_then(|_| lexicons::run(&opts)),
         "generate" => suites::generate_to(&opts),
         other => Err(format!("unknown suite {other:?}")),
@@ -43,10 +46,11 @@ fn main() {
 }
 
 const USAGE: &str =
-    "usage: reprise-bench <log|project|lexicons|ingest|soak|all|generate> [--events N] [--runs N] [--seconds N] [--dir DIR] [--out FILE]
-  --events N   fixture size (default 1000000)
-  --seconds N  length of the `soak` run (default 600; soak needs `cargo build --release --bin reprise`)
+    "usage: reprise-bench <log|project|lexicons|ingest|soak|api|all|generate> [--events N] [--runs N] [--seconds N] [--dir DIR] [--out FILE]
+  --events N   fixture size (default 1000000); for `api`, the likes (tracks and plays are a tenth)
   --runs N     runs per measurement; the median is reported (default 3)
+  --seconds N  for `api`: seconds per wrk run (default 10; needs wrk: scripts/bench-setup); for `soak`:
+               the whole run (default 600; needs `cargo build --release --bin reprise`)
   --dir DIR    where fixtures and scratch databases go (default target/bench-data)
   --out FILE   for `generate`: the fixture file to write";
 
@@ -57,7 +61,8 @@ pub struct Options {
     pub runs: usize,
     pub dir: PathBuf,
     pub out: Option<PathBuf>,
-    pub seconds: u64,
+    /// `--seconds`: each suite that takes a length has its own default.
+    pub seconds: Option<u64>,
 }
 
 impl Options {
@@ -70,7 +75,7 @@ impl Options {
             runs: 3,
             dir: PathBuf::from("target/bench-data"),
             out: None,
-            seconds: 600,
+            seconds: None,
         };
         while let Some(flag) = it.next() {
             let mut value = || it.next().ok_or(format!("{flag} needs a value"));
@@ -79,12 +84,12 @@ impl Options {
                 "--runs" => o.runs = value()?.parse().map_err(|e| format!("--runs: {e}"))?,
                 "--dir" => o.dir = PathBuf::from(value()?),
                 "--out" => o.out = Some(PathBuf::from(value()?)),
-                "--seconds" => o.seconds = value()?.parse().map_err(|e| format!("--seconds: {e}"))?,
+                "--seconds" => o.seconds = Some(value()?.parse().map_err(|e| format!("--seconds: {e}"))?),
                 other => return Err(format!("unknown flag {other:?}")),
             }
         }
-        if o.events == 0 || o.runs == 0 {
-            return Err("--events and --runs must be positive".into());
+        if o.events == 0 || o.runs == 0 || o.seconds == Some(0) {
+            return Err("--events, --runs and --seconds must be positive".into());
         }
         Ok(o)
     }

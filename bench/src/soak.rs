@@ -35,7 +35,7 @@ fn err(e: impl std::fmt::Display) -> String {
 }
 
 pub fn run(opts: &Options) -> Result<(), String> {
-    let seconds = opts.seconds.max(WARM_UP.as_secs() + 30);
+    let seconds = opts.seconds.unwrap_or(600).max(WARM_UP.as_secs() + 30);
     let bin = binary()?;
     let dir = opts.dir.join("soak");
     if dir.exists() {

@@ -5,6 +5,7 @@
 //! in-flight requests. Connections to `views.db` (with the log attached) are opened read-only:
 //! this crate never writes. Every query is described once, in `spec.rs`.
 
+mod cache;
 mod error;
 mod feeds;
 mod history;
@@ -65,6 +66,7 @@ pub struct AppState {
     limiter: Arc<middleware::RateLimiter>,
     metrics: Option<MetricsSource>,
     counters: Arc<middleware::Counters>,
+    cache: Arc<cache::ResponseCache>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -88,7 +90,7 @@ impl AppState {
         metrics: Option<MetricsSource>,
     ) -> Result<Self, reprise_projector::ProjectorError> {
         Ok(AppState {
-            pool: Arc::new(Pool::open(views_path, log_path)?),
+            pool: Arc::new(Pool::open(views_path, log_path, pool_size())?),
             limiter: Arc::new(middleware::RateLimiter::new(
                 options.rate_limit_per_minute,
                 options.rate_limit_burst,
@@ -96,8 +98,15 @@ impl AppState {
             options: Arc::new(options),
             metrics,
             counters: Arc::new(middleware::Counters::default()),
+            cache: Arc::default(),
         })
     }
+}
+
+/// Connections to the read models: two per core, so one core's query can run while another's
+/// thread waits on the page cache, without more threads than the cores can serve.
+fn pool_size() -> usize {
+    2 * std::thread::available_parallelism().map(usize::from).unwrap_or(2)
 }
 
 pub fn router(state: AppState) -> Router {

@@ -14,6 +14,7 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use crate::cache::Cached;
 use crate::{ApiError, AppState};
 
 /// Largest response body the ETag layer buffers; bigger ones pass through without an ETag.
@@ -74,9 +75,8 @@ pub async fn around(State(state): State<AppState>, req: Request, next: Next) -> 
         r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
         r
     } else {
-        let if_none_match = req.headers().get(header::IF_NONE_MATCH).cloned();
-        match tokio::time::timeout(state.options.request_timeout, next.run(req)).await {
-            Ok(resp) => with_cache_headers(resp, if_none_match, state.options.cache_max_age_seconds).await,
+        match tokio::time::timeout(state.options.request_timeout, answer(&state, req, next)).await {
+            Ok(resp) => resp,
             Err(_) => ApiError::timeout().into_response(),
         }
     };
@@ -89,7 +89,24 @@ pub async fn around(State(state): State<AppState>, req: Request, next: Next) -> 
     resp
 }
 
-async fn with_cache_headers(resp: Response, if_none_match: Option<HeaderValue>, max_age: u32) -> Response {
+/// The handler's response with ETag and Cache-Control, from the response cache when the read
+/// models have not changed since it was built.
+async fn answer(state: &AppState, req: Request, next: Next) -> Response {
+    let if_none_match = req.headers().get(header::IF_NONE_MATCH).cloned();
+    let key = (req.method() == Method::GET && req.uri().path().starts_with("/xrpc/"))
+        .then(|| req.uri().path_and_query().map(|p| p.as_str().to_owned()))
+        .flatten();
+    // Read before the handler runs, so an entry is never older than the version it is filed under.
+    let version = match key {
+        Some(_) => state.pool.checkpoint().await.ok(),
+        None => None,
+    };
+    if let (Some(k), Some(v)) = (&key, version)
+        && let Some(hit) = state.cache.get(k, v)
+    {
+        return conditional(hit, if_none_match);
+    }
+    let resp = next.run(req).await;
     if !resp.status().is_success() {
         let (mut parts, body) = resp.into_parts();
         parts.headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -101,13 +118,27 @@ async fn with_cache_headers(resp: Response, if_none_match: Option<HeaderValue>, 
     };
     let mut hasher = std::hash::DefaultHasher::new();
     bytes.hash(&mut hasher);
-    let etag = format!("\"{:016x}\"", hasher.finish());
-    if let Ok(v) = HeaderValue::from_str(&etag) {
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{:016x}\"", hasher.finish())) {
         parts.headers.insert(header::ETAG, v);
     }
-    if let Ok(v) = HeaderValue::from_str(&format!("public, max-age={max_age}")) {
+    if let Ok(v) = HeaderValue::from_str(&format!("public, max-age={}", state.options.cache_max_age_seconds))
+    {
         parts.headers.insert(header::CACHE_CONTROL, v);
     }
+    let done = Cached { headers: parts.headers, body: bytes };
+    if let (Some(k), Some(v), StatusCode::OK) = (key, version, parts.status) {
+        state.cache.put(k, v, done.clone());
+    }
+    let mut resp = conditional(done, if_none_match);
+    if resp.status() != StatusCode::NOT_MODIFIED {
+        *resp.status_mut() = parts.status;
+    }
+    resp
+}
+
+/// A tagged 2xx response, or 304 when the client already holds it.
+fn conditional(done: Cached, if_none_match: Option<HeaderValue>) -> Response {
+    let etag = done.headers.get(header::ETAG).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let matches = if_none_match
         .and_then(|v| {
             v.to_str()
@@ -115,12 +146,13 @@ async fn with_cache_headers(resp: Response, if_none_match: Option<HeaderValue>, 
                 .map(|s| s.split(',').any(|t| t.trim().trim_start_matches("W/") == etag || t.trim() == "*"))
         })
         .unwrap_or(false);
+    let mut resp = Response::new(if matches { Body::empty() } else { Body::from(done.body) });
+    *resp.headers_mut() = done.headers;
     if matches {
-        parts.status = StatusCode::NOT_MODIFIED;
-        parts.headers.remove(header::CONTENT_LENGTH);
-        return Response::from_parts(parts, Body::empty());
+        *resp.status_mut() = StatusCode::NOT_MODIFIED;
+        resp.headers_mut().remove(header::CONTENT_LENGTH);
     }
-    Response::from_parts(parts, Body::from(bytes))
+    resp
 }
 
 pub async fn metrics(State(state): State<AppState>) -> Response {

@@ -1,49 +1,72 @@
-//! A small pool of read-only SQLite connections, used from blocking threads.
+//! A bounded pool of read-only SQLite connections, used from blocking threads.
+//!
+//! Requests wait (asynchronously) for a free connection rather than opening more: opening one
+//! parses the schema, attaches the log and starts with an empty statement cache, which costs more
+//! than most queries, and SQLite reads cannot run faster than the cores anyway.
 
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
+use tokio::sync::Semaphore;
 
 use crate::ApiError;
-
-/// Idle connections kept for reuse; more are opened on demand under load.
-const MAX_IDLE: usize = 16;
 
 #[derive(Debug)]
 pub struct Pool {
     path: PathBuf,
     log: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    /// One permit per connection the pool may hold; a request keeps its permit until its blocking
+    /// work ends, even when the request itself was dropped (timed out) before that.
+    permits: Arc<Semaphore>,
 }
 
 impl Pool {
-    /// Connections to `views` (read-only) with the log at `log` attached read-only as `log`.
-    pub fn open(views: PathBuf, log: PathBuf) -> Result<Self, reprise_projector::ProjectorError> {
+    /// Connections to `views` (read-only) with the log at `log` attached read-only as `log`; at
+    /// most `size` (at least 1) at once.
+    pub fn open(
+        views: PathBuf,
+        log: PathBuf,
+        size: usize,
+    ) -> Result<Self, reprise_projector::ProjectorError> {
         let first = connect(&views, &log)?;
-        Ok(Pool { path: views, log, idle: Mutex::new(vec![first]) })
+        Ok(Pool {
+            path: views,
+            log,
+            idle: Mutex::new(vec![first]),
+            permits: Arc::new(Semaphore::new(size.max(1))),
+        })
     }
 
     /// Runs `f` with a connection on a blocking thread: SQLite calls must not stall the async workers.
     pub async fn run<T: Send + 'static>(
-        self: &std::sync::Arc<Self>,
+        self: &Arc<Self>,
         f: impl FnOnce(&Connection) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
+        let permit = self.permits.clone().acquire_owned().await.map_err(ApiError::internal)?;
         let pool = self.clone();
         tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let conn = match pool.idle.lock().map_err(ApiError::internal)?.pop() {
                 Some(c) => c,
                 None => connect(&pool.path, &pool.log).map_err(ApiError::internal)?,
             };
             let out = f(&conn);
-            let mut idle = pool.idle.lock().map_err(ApiError::internal)?;
-            if idle.len() < MAX_IDLE {
-                idle.push(conn);
-            }
+            pool.idle.lock().map_err(ApiError::internal)?.push(conn);
             out
         })
         .await
         .map_err(ApiError::internal)?
+    }
+
+    /// The projector's checkpoint: the version of the read models (0 before the first batch).
+    pub async fn checkpoint(self: &Arc<Self>) -> Result<i64, ApiError> {
+        self.run(|conn| {
+            let mut stmt = conn.prepare_cached("SELECT seq FROM checkpoint WHERE id = 1")?;
+            Ok(stmt.query_row([], |r| r.get::<_, i64>(0)).optional()?.unwrap_or(0))
+        })
+        .await
     }
 }
 

@@ -38,9 +38,8 @@ impl Param {
     fn lexicon(self) -> Value {
         match self {
             Param::Limit => json!({"type": "integer", "minimum": 1, "maximum": 100, "default": 50}),
-            Param::Cursor => {
-                json!({"type": "string", "description": "Opaque: pass back the previous page's cursor."})
-            }
+            Param::Cursor => json!({"type": "string", "minLength": 1,
+                "description": "Opaque: pass back the previous page's cursor."}),
             Param::Did(_, d) => json!({"type": "string", "format": "did", "description": d}),
             Param::Actor(_) => {
                 json!({"type": "string", "format": "at-identifier", "description": "A DID or a handle."})
@@ -48,13 +47,57 @@ impl Param {
             Param::Uri(_, c) => {
                 json!({"type": "string", "format": "at-uri", "description": format!("An {c} record.")})
             }
+            // A closed set: any other value is refused with 400, so `enum`, not `knownValues`.
             Param::Choice(_, values, d) => {
-                json!({"type": "string", "knownValues": values, "default": values[0], "description": d})
+                json!({"type": "string", "enum": values, "default": values[0], "description": d})
             }
             Param::Text(_, d) => {
                 json!({"type": "string", "minLength": 1, "maxLength": 200, "description": d})
             }
         }
+    }
+}
+
+/// The syntax `params.rs` accepts, as ECMA/Python regular expressions, so the OpenAPI document
+/// (and the fuzzer reading it) knows exactly which values are valid. Keep the two in step: the
+/// fuzz step of `scripts/test` sends values generated from these patterns and fails on a 500.
+const DID_PATTERN: &str = "did:[a-z]+:[a-zA-Z0-9._:%-]*[a-zA-Z0-9._-]";
+const HANDLE_PATTERN: &str =
+    "@?([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\\.)+[a-zA-Z]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?";
+const RKEY_PATTERN: &str = "(?!\\.{1,2}$)[a-zA-Z0-9._:~-]{1,512}";
+
+impl Param {
+    /// The JSON Schema of this parameter for OpenAPI: the lexicon's constraints plus the exact
+    /// syntax of DIDs, handles and AT-URIs, which lexicon formats only name.
+    pub fn openapi_schema(self) -> Value {
+        let mut s = self.lexicon();
+        if let Some(o) = s.as_object_mut() {
+            o.remove("format");
+        }
+        match self {
+            Param::Did(..) => {
+                s["pattern"] = json!(format!("^{DID_PATTERN}$"));
+                s["maxLength"] = json!(2048);
+            }
+            Param::Actor(_) => {
+                s["pattern"] = json!(format!("^({DID_PATTERN}|{HANDLE_PATTERN})$"));
+                s["maxLength"] = json!(2048);
+            }
+            Param::Uri(_, collection) => {
+                let coll = if collection.contains('*') {
+                    "fm\\.(plyr|teal)\\.[^/]+".to_owned()
+                } else {
+                    collection.replace('.', "\\.")
+                };
+                s["pattern"] = json!(format!("^at://{DID_PATTERN}/{coll}/{RKEY_PATTERN}$"));
+            }
+            // Whitespace alone is refused too.
+            Param::Text(..) => s["pattern"] = json!("\\S"),
+            // Unpadded base64url; any other content is refused as malformed.
+            Param::Cursor => s["pattern"] = json!("^[A-Za-z0-9_-]+$"),
+            Param::Limit | Param::Choice(..) => {}
+        }
+        s
     }
 }
 
@@ -281,7 +324,7 @@ fn schema_of(v: &Value) -> Value {
         "unknown" => json!({}),
         t @ ("string" | "integer" | "boolean") => {
             let mut s = json!({"type": t});
-            for key in ["minimum", "maximum", "minLength", "maxLength", "default", "description"] {
+            for key in ["minimum", "maximum", "minLength", "maxLength", "default", "enum", "description"] {
                 if let Some(x) = v.get(key) {
                     s[key] = x.clone();
                 }
@@ -310,7 +353,7 @@ pub fn openapi() -> Value {
             .map(|p| {
                 let name = p.name();
                 json!({"name": name, "in": "query", "required": e.required.contains(&name),
-                       "schema": schema_of(&main["parameters"]["properties"][name])})
+                       "schema": p.openapi_schema()})
             })
             .collect();
         let out = schema_of(&main["output"]["schema"]);
@@ -319,7 +362,7 @@ pub fn openapi() -> Value {
             json!({"get": {
                 "operationId": e.nsid, "summary": e.description, "parameters": params,
                 "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": out}}},
-                              "400": error, "404": error, "429": error}
+                              "400": error, "404": error, "429": error, "503": error}
             }}),
         );
     }

@@ -342,6 +342,20 @@ async fn documentation_endpoints_describe_every_query() {
     }
     assert_eq!(paths.len(), reprise_query_api::spec::ENDPOINTS.len());
     assert!(doc["components"]["schemas"]["trackView"].is_object());
+    // Parameters carry the exact syntax the handlers accept, so a fuzzer reading the document
+    // knows valid from invalid input.
+    let params = &doc["paths"]["/xrpc/fm.reprise.getTracks"]["get"]["parameters"];
+    let param =
+        |name: &str| params.as_array().unwrap().iter().find(|p| p["name"] == name).unwrap()["schema"].clone();
+    assert_eq!(param("sort")["enum"], json!(["newest", "top"]));
+    assert_eq!(
+        (param("limit")["minimum"].as_i64(), param("limit")["maximum"].as_i64()),
+        (Some(1), Some(100))
+    );
+    assert!(param("artist")["pattern"].as_str().unwrap().starts_with("^did:"));
+    assert!(param("cursor")["pattern"].is_string());
+    let uri = &doc["paths"]["/xrpc/fm.reprise.getTrack"]["get"]["parameters"][0]["schema"];
+    assert!(uri["pattern"].as_str().unwrap().contains("/fm\\.plyr\\.track/"), "{uri}");
 }
 
 #[test]
