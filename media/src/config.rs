@@ -50,6 +50,11 @@ pub struct MediaConfig {
     pub connect_timeout_ms: u64,
     /// Longest wait for the next bytes of a response, in milliseconds.
     pub read_timeout_ms: u64,
+    /// Attempts per blob before its job stops as failed (`reprise media retry` starts it again).
+    pub max_attempts: u32,
+    /// Wait before the second attempt, in milliseconds; doubles per attempt up to `retry_max_ms`.
+    pub retry_initial_ms: u64,
+    pub retry_max_ms: u64,
 }
 
 impl Default for MediaConfig {
@@ -61,6 +66,9 @@ impl Default for MediaConfig {
             transcoder: TranscoderKind::Builtin,
             connect_timeout_ms: 5_000,
             read_timeout_ms: 30_000,
+            max_attempts: 5,
+            retry_initial_ms: 30_000,
+            retry_max_ms: 3_600_000,
         }
     }
 }
@@ -77,6 +85,16 @@ impl MediaConfig {
 
     pub fn read_timeout(&self) -> Duration {
         Duration::from_millis(self.read_timeout_ms)
+    }
+
+    /// The job runner's policy from these keys.
+    pub fn runner(&self) -> crate::jobs::RunnerConfig {
+        crate::jobs::RunnerConfig {
+            concurrency: self.concurrency,
+            max_attempts: self.max_attempts,
+            base_backoff: Duration::from_millis(self.retry_initial_ms),
+            max_backoff: Duration::from_millis(self.retry_max_ms),
+        }
     }
 }
 
