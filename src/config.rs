@@ -262,7 +262,6 @@ fn validate_media(c: &Config) -> anyhow::Result<()> {
 }
 
 /// The object store the configuration names: files under `data_dir/media`, or the S3 bucket.
-#[allow(dead_code, reason = "the media worker and the snapshot commands open it; they land next")]
 pub fn open_store(c: &Config) -> anyhow::Result<std::sync::Arc<dyn reprise_media::ObjectStore>> {
     reprise_media::open_store(&c.storage, &c.data_dir.join("media"))
         .map_err(|e| anyhow::anyhow!("storage: {e}"))

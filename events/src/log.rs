@@ -41,7 +41,8 @@ pub struct AppendOutcome {
     pub head: i64,
 }
 
-/// The single writer of the log. Appends happen in batches, one transaction each.
+/// A writer of the log (ingest's, the media worker's, `reprise media retry`'s). Appends happen in batches,
+/// one transaction each, serialized by SQLite's write lock.
 #[derive(Debug)]
 pub struct EventLog {
     conn: Connection,

@@ -39,6 +39,8 @@ pub enum TranscoderKind {
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct MediaConfig {
+    /// Run the media worker in `reprise run` (fetch, transcode and store track audio).
+    pub enabled: bool,
     /// Allow fetching from loopback, private, link-local and other non-global addresses.
     pub allow_private_networks: bool,
     /// Largest blob fetched; capped at the lexicon's 100 MiB.
@@ -60,6 +62,7 @@ pub struct MediaConfig {
 impl Default for MediaConfig {
     fn default() -> Self {
         Self {
+            enabled: true,
             allow_private_networks: false,
             max_blob_bytes: LEXICON_MAX_BLOB_BYTES,
             concurrency: 2,

@@ -1,12 +1,8 @@
 //! End to end: a local server plays the PLC directory and the artist's PDS; jobs fetch generated audio,
 //! verify it, transcode it, store it (local files and S3), and the audio routes serve it with Range.
 
-#[path = "support/audio.rs"]
-#[allow(dead_code)]
-mod audio;
-#[path = "support/http.rs"]
-#[allow(dead_code)]
-mod http;
+use reprise_testkit::audio;
+use reprise_testkit::http_server as http;
 #[path = "support/s3s.rs"]
 mod s3s;
 
