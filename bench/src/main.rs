@@ -6,11 +6,13 @@
 //!
 //! Suites: `log` (durable append vs a plain file with the same fsync policy, and peak RSS while
 //! ingesting), `project` (full rebuild vs a read-only scan of the same log), `lexicons` (record
-//! validation vs serde_json parsing of the same records). `generate` writes a fixture file.
+//! validation vs serde_json parsing of the same records), `media` (blob fetch + verify vs a plain loopback
+//! read, MP3 transcode vs ffmpeg, peak RSS while handling a 100 MB blob). `generate` writes a fixture file.
 
 mod ingest;
 mod lexicons;
 mod measure;
+mod media;
 mod suites;
 
 use std::path::PathBuf;
@@ -29,7 +31,11 @@ fn main() {
         "project" => suites::project(&opts),
         "lexicons" => lexicons::run(&opts),
         "ingest" => ingest::run(&opts),
-        "all" => suites::log(&opts).and_then(|_| suites::project(&opts)).and_then(|_| lexicons::run(&opts)),
+        "media" => media::run(&opts),
+        "all" => suites::log(&opts)
+            .and_then(|_| suites::project(&opts))
+            .and_then(|_| lexicons::run(&opts))
+            .and_then(|_| media::run(&opts)),
         "generate" => suites::generate_to(&opts),
         other => Err(format!("unknown suite {other:?}")),
     };
@@ -40,7 +46,7 @@ fn main() {
 }
 
 const USAGE: &str =
-    "usage: reprise-bench <log|project|lexicons|all|generate> [--events N] [--runs N] [--dir DIR] [--out FILE]
+    "usage: reprise-bench <log|project|lexicons|media|all|generate> [--events N] [--runs N] [--dir DIR] [--out FILE]
   --events N   fixture size (default 1000000)
   --runs N     runs per measurement; the median is reported (default 3)
   --dir DIR    where fixtures and scratch databases go (default target/bench-data)

@@ -305,3 +305,36 @@ async fn open_reader(views: &Path) -> anyhow::Result<Arc<Mutex<MediaReader>>> {
     let reader = tokio::task::spawn_blocking(move || MediaReader::open(&views)).await??;
     Ok(Arc::new(Mutex::new(reader)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(cid: &str, state: &str, updated_seq: i64) -> OpenJob {
+        OpenJob {
+            cid: cid.into(),
+            did: "did:plc:a".into(),
+            uri: None,
+            state: state.into(),
+            attempts: 0,
+            retry_at_ms: None,
+            updated_seq,
+        }
+    }
+
+    #[test]
+    fn a_job_is_claimed_once_and_own_progress_is_not_a_new_request() {
+        let ledger = Mutex::new(Ledger::default());
+        assert!(claim(&ledger, job("a", "needed", 10)).is_some());
+        assert!(claim(&ledger, job("a", "needed", 10)).is_none(), "already running");
+
+        // The job finished at seq 14; the read model still lags at its `requested` (seq 12).
+        {
+            let mut l = lock(&ledger);
+            l.running.remove("a");
+            l.written.insert("a".into(), 14);
+        }
+        assert!(claim(&ledger, job("a", "requested", 12)).is_none(), "only this worker's own progress");
+        assert!(claim(&ledger, job("a", "requested", 20)).is_some(), "a retry appended after it");
+    }
+}
