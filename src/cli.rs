@@ -58,6 +58,11 @@ pub enum Command {
         #[command(subcommand)]
         command: LexiconCommand,
     },
+    /// Media jobs (fetching and transcoding track audio).
+    Media {
+        #[command(subcommand)]
+        command: MediaCommand,
+    },
     /// Replay the whole log into fresh read models.
     Rebuild {
         /// Stop at this seq, or at the last event received at or before this RFC 3339 time.
@@ -66,6 +71,17 @@ pub enum Command {
         /// Write views.db into this directory instead of replacing the data directory's.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MediaCommand {
+    /// Request a blob's media job again (also one that stopped after its last attempt); a running or the
+    /// next `reprise run` does it. Prints the job's previous state as JSON.
+    Retry {
+        /// The audio blob's CID.
+        #[arg(value_name = "CID")]
+        cid: String,
     },
 }
 

@@ -249,6 +249,12 @@ fn validate_media(c: &Config) -> anyhow::Result<()> {
     if c.media.max_blob_bytes == 0 {
         bail!("configuration key `media.max_blob_bytes` must be positive");
     }
+    if !(1..=100).contains(&c.media.max_attempts) {
+        bail!("configuration key `media.max_attempts` must be from 1 to 100, got {}", c.media.max_attempts);
+    }
+    if c.media.retry_initial_ms > c.media.retry_max_ms {
+        bail!("configuration key `media.retry_initial_ms` must not exceed `media.retry_max_ms`");
+    }
     if c.storage.backend == reprise_media::StorageBackend::S3 && c.storage.s3.bucket.is_empty() {
         bail!("configuration key `storage.s3.bucket` must be set when `storage.backend` is \"s3\"");
     }
@@ -256,7 +262,6 @@ fn validate_media(c: &Config) -> anyhow::Result<()> {
 }
 
 /// The object store the configuration names: files under `data_dir/media`, or the S3 bucket.
-#[allow(dead_code, reason = "the media worker and the snapshot commands open it; they land next")]
 pub fn open_store(c: &Config) -> anyhow::Result<std::sync::Arc<dyn reprise_media::ObjectStore>> {
     reprise_media::open_store(&c.storage, &c.data_dir.join("media"))
         .map_err(|e| anyhow::anyhow!("storage: {e}"))
@@ -361,6 +366,7 @@ mod tests {
             (Some("this is not toml"), vec![], "not valid TOML"),
             (None, vec![("REPRISE_IDENTITY__PLC_URL", "ftp://x")], "`identity.plc_url`"),
             (None, vec![("REPRISE_MEDIA__CONCURRENCY", "0")], "`media.concurrency`"),
+            (None, vec![("REPRISE_MEDIA__MAX_ATTEMPTS", "0")], "`media.max_attempts`"),
             (None, vec![("REPRISE_MEDIA__TRANSCODER", "vlc")], "configuration `media`"),
             (None, vec![("REPRISE_STORAGE__BACKEND", "s3")], "`storage.s3.bucket` must be set"),
             (None, vec![("REPRISE_STORAGE__S3__PATH_STYLE", "maybe")], "must be true or false"),

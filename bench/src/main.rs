@@ -8,12 +8,15 @@
 //! ingesting), `project` (full rebuild vs a read-only scan of the same log), `lexicons` (record
 //! validation vs serde_json parsing of the same records), `ingest` (live ingest from the test server),
 //! `soak` (the `reprise run` binary's RSS over a long paced run with forced reconnects), `api` (getTracks
-//! and getTrack under wrk load vs a trivial axum handler in the same process). `generate` writes a fixture file.
+//! and getTrack under wrk load vs a trivial axum handler in the same process).,
+//! `media` (blob fetch + verify vs a plain loopback read, MP3 transcode vs ffmpeg, peak RSS while handling a
+//! 100 MB blob). `generate` writes a fixture file.
 
 mod api;
 mod ingest;
 mod lexicons;
 mod measure;
+mod media;
 mod soak;
 mod suites;
 
@@ -35,7 +38,11 @@ fn main() {
         "ingest" => ingest::run(&opts),
         "soak" => soak::run(&opts),
         "api" => api::run(&opts),
-        "all" => suites::log(&opts).and_then(|_| suites::project(&opts)).and_then(|_| lexicons::run(&opts)),
+        "media" => media::run(&opts),
+        "all" => suites::log(&opts)
+            .and_then(|_| suites::project(&opts))
+            .and_then(|_| lexicons::run(&opts))
+            .and_then(|_| media::run(&opts)),
         "generate" => suites::generate_to(&opts),
         other => Err(format!("unknown suite {other:?}")),
     };
@@ -46,7 +53,7 @@ fn main() {
 }
 
 const USAGE: &str =
-    "usage: reprise-bench <log|project|lexicons|ingest|soak|api|all|generate> [--events N] [--runs N] [--seconds N] [--dir DIR] [--out FILE]
+    "usage: reprise-bench <log|project|lexicons|ingest|soak|api|media|all|generate> [--events N] [--runs N] [--seconds N] [--dir DIR] [--out FILE]
   --events N   fixture size (default 1000000); for `api`, the likes (tracks and plays are a tenth)
   --runs N     runs per measurement; the median is reported (default 3)
   --seconds N  for `api`: seconds per wrk run (default 10; needs wrk: scripts/bench-setup); for `soak`:

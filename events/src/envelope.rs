@@ -16,6 +16,9 @@ pub enum EventKind {
     /// A stretch of a source's history reprise knows it did not receive (a cursor below the host's
     /// retention floor, a host switch wider than the replay window); `Envelope::gap` names it.
     Gap,
+    /// A media job's state change (requested, fetched, transcoded, stored, failed, retry scheduled),
+    /// appended by reprise itself; the frame is the job event's JSON. Since event schema 3.
+    Media,
 }
 
 impl EventKind {
@@ -26,6 +29,7 @@ impl EventKind {
             EventKind::Account => "account",
             EventKind::Rejected => "rejected",
             EventKind::Gap => "gap",
+            EventKind::Media => "media",
         }
     }
 
@@ -36,6 +40,7 @@ impl EventKind {
             "account" => EventKind::Account,
             "rejected" => EventKind::Rejected,
             "gap" => EventKind::Gap,
+            "media" => EventKind::Media,
             _ => return None,
         })
     }
@@ -144,6 +149,16 @@ impl Envelope {
         Envelope { kind: Some(EventKind::Gap), gap: Some(range), ..Default::default() }
     }
 
+    /// A media job event's envelope: the account and the blob CID it is about.
+    pub fn media(did: &str, blob_cid: &str) -> Self {
+        Envelope {
+            kind: Some(EventKind::Media),
+            did: Some(did.to_owned()),
+            cid: Some(blob_cid.to_owned()),
+            ..Default::default()
+        }
+    }
+
     /// A rejected envelope carrying only its reason.
     pub fn rejected(reason: impl Into<String>) -> Self {
         Envelope { kind: Some(EventKind::Rejected), reject_reason: Some(reason.into()), ..Default::default() }
@@ -154,8 +169,8 @@ impl Envelope {
     ///
     /// A commit is identified by (did, collection, rkey, rev, operation, cid) and an identity or account
     /// event by (kind, did, upstream seq), so the same upstream event delivered by two hosts, or twice by
-    /// one, is the same event. A rejected frame has no trustworthy fields, so it is identified by where it
-    /// was received and its bytes.
+    /// one, is the same event. A rejected frame has no trustworthy fields, and a media job event may
+    /// repeat its fields (a second `requested`), so both are identified by source, cursor and bytes.
     ///
     /// The key's high bits are an ordinal that grows with time (the rev's TID timestamp, the upstream
     /// seq, the source cursor), its low bits a hash: live events then land at the end of the index
@@ -168,7 +183,7 @@ impl Envelope {
         };
         field(self.kind().as_str().as_bytes());
         let (class, ordinal) = match self.kind() {
-            EventKind::Rejected => {
+            EventKind::Rejected | EventKind::Media => {
                 field(source.as_bytes());
                 field(&cursor.unwrap_or(i64::MIN).to_le_bytes());
                 field(frame);

@@ -41,7 +41,8 @@ pub struct AppendOutcome {
     pub head: i64,
 }
 
-/// The single writer of the log. Appends happen in batches, one transaction each.
+/// A writer of the log (ingest's, the media worker's, `reprise media retry`'s). Appends happen in batches,
+/// one transaction each, serialized by SQLite's write lock.
 #[derive(Debug)]
 pub struct EventLog {
     conn: Connection,
@@ -158,7 +159,10 @@ fn append_in_tx(
     events: &[NewEvent],
     cursor: Option<i64>,
 ) -> Result<AppendOutcome, LogError> {
-    let tx = conn.transaction()?;
+    // IMMEDIATE: take the write lock before the duplicate lookups. The media worker and `reprise media
+    // retry` append beside ingest; a deferred transaction that read first would fail with BUSY_SNAPSHOT
+    // (no busy wait) when another writer committed in between, and poison this handle.
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let mut outcome = AppendOutcome::default();
     {
         // One statement per event: insert unless the same event is already there. Duplicates are
@@ -169,7 +173,7 @@ fn append_in_tx(
             "SELECT 1 FROM events WHERE identity = ?1 AND kind = ?2
                AND did IS ?3 AND collection IS ?4 AND rkey IS ?5 AND operation IS ?6 AND rev IS ?7
                AND cid IS ?8 AND upstream_seq IS ?9
-               AND (kind <> 'rejected' OR (source = ?10 AND source_cursor IS ?11 AND frame = ?12))
+               AND (kind NOT IN ('rejected', 'media') OR (source = ?10 AND source_cursor IS ?11 AND frame = ?12))
                AND (kind <> 'gap' OR (source = ?10 AND gap_from IS ?13 AND gap_to IS ?14))
              LIMIT 1",
         )?;
@@ -182,6 +186,7 @@ fn append_in_tx(
         for ev in events {
             let env = &ev.envelope;
             let rejected = env.kind() == EventKind::Rejected;
+            let by_bytes = rejected || env.kind() == EventKind::Media;
             let identity = env.identity_key(source, ev.source_cursor, &ev.frame);
             let (kind, op) = (env.kind().as_str(), env.operation.map(|o| o.as_str()));
             let (gap_from, gap_to) = (env.gap.map(|g| g.from), env.gap.map(|g| g.to));
@@ -199,7 +204,7 @@ fn append_in_tx(
                         env.upstream_seq,
                         source,
                         ev.source_cursor,
-                        if rejected { Some(&ev.frame) } else { None },
+                        if by_bytes { Some(&ev.frame) } else { None },
                         gap_from,
                         gap_to
                     ],

@@ -3,14 +3,15 @@
 //! Rows are never rewritten: when the meaning of a column changes, the version written with new rows
 //! goes up and `decode` learns to turn every older version into the current shape. Version 1 is the
 //! first; version 2 added the record CID check and gap ranges (rows of version 1 read as "not checked",
-//! "not a gap"). A row from a newer build is refused rather than misread.
+//! "not a gap"); version 3 added the `media` kind (same columns, so it decodes like version 2, and a
+//! build that predates it refuses the row as too new instead of misreading the kind). A row from a newer build is refused rather than misread.
 
 use rusqlite::Row;
 
 use crate::{CidCheck, Envelope, EventKind, GapRange, LogError, Operation};
 
 /// The schema version written with every new event.
-pub const CURRENT_EVENT_VERSION: i64 = 2;
+pub const CURRENT_EVENT_VERSION: i64 = 3;
 
 /// An event as read back from the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,7 +35,7 @@ pub(crate) fn decode(row: &Row<'_>) -> Result<StoredEvent, LogError> {
     let version: i64 = row.get(1)?;
     match version {
         1 => decode_v1(seq, row),
-        2 => decode_v2(seq, row),
+        2 | 3 => decode_v2(seq, row).map(|e| StoredEvent { schema_version: version, ..e }),
         v if v > CURRENT_EVENT_VERSION => {
             Err(LogError::EventVersionTooNew { seq, version: v, supported: CURRENT_EVENT_VERSION })
         }

@@ -39,6 +39,8 @@ pub enum TranscoderKind {
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct MediaConfig {
+    /// Run the media worker in `reprise run` (fetch, transcode and store track audio).
+    pub enabled: bool,
     /// Allow fetching from loopback, private, link-local and other non-global addresses.
     pub allow_private_networks: bool,
     /// Largest blob fetched; capped at the lexicon's 100 MiB.
@@ -50,17 +52,26 @@ pub struct MediaConfig {
     pub connect_timeout_ms: u64,
     /// Longest wait for the next bytes of a response, in milliseconds.
     pub read_timeout_ms: u64,
+    /// Attempts per blob before its job stops as failed (`reprise media retry` starts it again).
+    pub max_attempts: u32,
+    /// Wait before the second attempt, in milliseconds; doubles per attempt up to `retry_max_ms`.
+    pub retry_initial_ms: u64,
+    pub retry_max_ms: u64,
 }
 
 impl Default for MediaConfig {
     fn default() -> Self {
         Self {
+            enabled: true,
             allow_private_networks: false,
             max_blob_bytes: LEXICON_MAX_BLOB_BYTES,
             concurrency: 2,
             transcoder: TranscoderKind::Builtin,
             connect_timeout_ms: 5_000,
             read_timeout_ms: 30_000,
+            max_attempts: 5,
+            retry_initial_ms: 30_000,
+            retry_max_ms: 3_600_000,
         }
     }
 }
@@ -77,6 +88,16 @@ impl MediaConfig {
 
     pub fn read_timeout(&self) -> Duration {
         Duration::from_millis(self.read_timeout_ms)
+    }
+
+    /// The job runner's policy from these keys.
+    pub fn runner(&self) -> crate::jobs::RunnerConfig {
+        crate::jobs::RunnerConfig {
+            concurrency: self.concurrency,
+            max_attempts: self.max_attempts,
+            base_backoff: Duration::from_millis(self.retry_initial_ms),
+            max_backoff: Duration::from_millis(self.retry_max_ms),
+        }
     }
 }
 

@@ -23,6 +23,15 @@ pub struct MediaJob {
     pub did: String,
     /// The blob CID (raw, sha2-256).
     pub cid: String,
+    /// Attempts already made (before a restart): numbering and the attempt limit continue from here.
+    pub attempts_done: u32,
+}
+
+impl MediaJob {
+    /// A job nobody has attempted yet.
+    pub fn new(did: impl Into<String>, cid: impl Into<String>) -> Self {
+        Self { did: did.into(), cid: cid.into(), attempts_done: 0 }
+    }
 }
 
 /// What was stored for a blob: enough for a trackView's renditions and waveform.
@@ -157,7 +166,10 @@ async fn attempt_until_done(
     slots: &Semaphore,
     config: RunnerConfig,
 ) {
-    for attempt in 1..=config.max_attempts.max(1) {
+    // A job resumed after a restart keeps its attempt count, but always gets at least one more attempt
+    // (an explicit retry resets the count before resubmitting).
+    let first = (job.attempts_done + 1).min(config.max_attempts.max(1));
+    for attempt in first..=config.max_attempts.max(1) {
         let result = {
             let Ok(_slot) = slots.acquire().await else { return };
             work.run(job, events).await

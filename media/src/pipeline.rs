@@ -1,5 +1,7 @@
 //! One media job's work: resolve the owner's PDS, fetch and verify the blob, keep the original, transcode
-//! it, and store the rendition, reporting each step. A blob that already has a rendition is skipped.
+//! it, and store the rendition, reporting each step. A job always does the whole work: whoever submits it
+//! (the binary's media worker) decides from the log whether a blob still needs it, and a rendition left
+//! without its `stored` event (a crash between the two) is simply made again.
 
 use std::sync::Arc;
 
@@ -71,9 +73,6 @@ impl JobWork for MediaPipeline {
     async fn run(&self, job: &MediaJob, events: &dyn JobEvents) -> Result<(), JobError> {
         let rendition_key = ObjectKey::rendition(&job.cid).map_err(fatal)?;
         let original_key = ObjectKey::original(&job.cid).map_err(fatal)?;
-        if self.store.exists(&rendition_key).await.map_err(from_store)? {
-            return Ok(());
-        }
         let identity = self.identity.resolve(&job.did).await.map_err(from_identity)?;
         let blob = match self.fetcher.fetch(&identity.pds, &job.did, &job.cid).await {
             Err(FetchError::Net(net)) if net.is_retryable() => {

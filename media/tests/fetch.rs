@@ -1,9 +1,7 @@
 //! Fetching blobs from a PDS played by a local HTTP server: verification, caps, errors, timeouts and the
 //! SSRF guard (proved by the refused listener's accepted-connection count staying at zero).
 
-#[path = "support/http.rs"]
-#[allow(dead_code)]
-mod http;
+use reprise_testkit::http_server as http;
 
 use http::{Reply, TestServer};
 use reprise_media::MediaConfig;

@@ -1,9 +1,7 @@
 //! Identity resolution against a local server playing the PLC directory and a did:web host, with
 //! well-formed, legacy and hostile DID documents.
 
-#[path = "support/http.rs"]
-#[allow(dead_code)]
-mod http;
+use reprise_testkit::http_server as http;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

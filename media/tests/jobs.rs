@@ -76,7 +76,7 @@ fn config() -> RunnerConfig {
 }
 
 fn job(cid: &str) -> MediaJob {
-    MediaJob { did: "did:plc:ewvi7nxzyoun6zhxrhs64oiz".into(), cid: cid.into() }
+    MediaJob::new("did:plc:ewvi7nxzyoun6zhxrhs64oiz", cid)
 }
 
 async fn run_jobs(work: Arc<Scripted>, jobs: &[&str]) -> (Arc<Recorder>, Duration) {
@@ -139,4 +139,18 @@ fn backoff_doubles_and_is_capped() {
     let waits: Vec<u64> = (1..=8).map(|a| config.backoff(a).as_secs()).collect();
     assert_eq!(waits, [1, 2, 4, 8, 16, 32, 60, 60]);
     assert_eq!(config.backoff(u32::MAX), Duration::from_secs(60));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_job_resumed_after_a_restart_continues_its_attempt_count() {
+    let work = Scripted::new(u32::MAX, true);
+    let events = Arc::new(Recorder::default());
+    let (runner, handle) = JobRunner::spawn(work.clone(), events.clone(), config());
+    assert!(runner.submit(MediaJob { attempts_done: 2, ..job("a") }).await);
+    assert!(runner.submit(MediaJob { attempts_done: 7, ..job("b") }).await);
+    drop(runner);
+    handle.await.expect("runner");
+    let names = events.names();
+    assert_eq!(names, ["requested", "requested", "failed#3", "failed#3"], "two done of three: one more each");
+    assert_eq!(work.attempts.load(Ordering::SeqCst), 2);
 }

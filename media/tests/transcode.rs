@@ -1,8 +1,7 @@
 //! Transcoding generated audio: WAV, MP3 and FLAC through the builtin backend, Opus/webm through ffmpeg,
 //! and hostile input (corrupt, too long, over the deadline) failing cleanly.
 
-#[path = "support/audio.rs"]
-mod audio;
+use reprise_testkit::audio;
 
 use std::path::Path;
 use std::time::Duration;

@@ -216,6 +216,7 @@ pub(crate) fn apply(
         },
         // Gap markers describe the stream, not a record or an account.
         EventKind::Gap => return Ok(Outcome::Ignored(Ignored::NotIndexed)),
+        EventKind::Media => crate::media::apply(tx, event, &mut entry)?,
     };
     audit::record(tx, &entry, &outcome)?;
     Ok(outcome)

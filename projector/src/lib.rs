@@ -8,6 +8,7 @@
 mod accounts;
 mod apply;
 mod audit;
+pub mod media;
 mod models;
 mod ordering;
 mod plays;

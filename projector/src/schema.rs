@@ -8,7 +8,7 @@ use rusqlite::{Connection, OpenFlags};
 use crate::ProjectorError;
 
 /// Bump with any change below, and describe the change in SCHEMA.md.
-pub const VERSION: i64 = 3;
+pub const VERSION: i64 = 4;
 
 /// File name of the read models inside the data directory.
 pub const VIEWS_FILE: &str = "views.db";
@@ -256,6 +256,7 @@ fn init(conn: &Connection, with_indexes: bool) -> Result<(), ProjectorError> {
         return Err(ProjectorError::SchemaMismatch { found, expected: VERSION });
     }
     conn.execute_batch(TABLES)?;
+    conn.execute_batch(crate::media::TABLES)?;
     conn.execute_batch(APPLY_INDEXES)?;
     if with_indexes {
         conn.execute_batch(INDEXES)?;

@@ -84,6 +84,9 @@ pub(crate) fn upsert(
     if !bulk {
         index_for_search(tx, v.uri, r.title, r.artist, r.album, r.description)?;
     }
+    if let Some(b) = blob {
+        crate::media::track_audio(tx, v.did, v.uri, b.link.link, v.seq)?;
+    }
     Ok(())
 }
 

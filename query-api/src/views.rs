@@ -66,12 +66,28 @@ pub fn track_view() -> String {
             'likeCount', (SELECT COUNT(DISTINCT l.did) FROM likes l WHERE l.subject_uri = t.uri AND NOT {hl}),
             'commentCount', (SELECT COUNT(*) FROM comments c WHERE c.subject_uri = t.uri AND NOT {hc}),
             'playCount', (SELECT COUNT(*) FROM plays p WHERE (p.match_uri = t.uri OR p.match_rkey = t.rkey
-                          OR p.match_name = t.name_key) AND NOT {hp}))",
+                          OR p.match_name = t.name_key) AND NOT {hp}),
+            'renditions', {renditions},
+            'waveform', (SELECT json(r.waveform) FROM renditions r WHERE r.cid = t.audio_blob_cid))",
         artist = artist_ref_light("t.did"),
         indexed = time_sql("t.indexed_at_us"),
         hl = hidden("l.did"),
         hc = hidden("c.did"),
         hp = hidden("p.did"),
+        renditions = renditions("t.audio_blob_cid"),
+    )
+}
+
+/// The playable renditions of the blob `cid_expr` (none until its media job has stored one). Lexicons
+/// have no floats: duration is whole milliseconds, loudness a decimal string.
+fn renditions(cid_expr: &str) -> String {
+    format!(
+        "json(COALESCE((SELECT json_group_array(json_object(
+            'format', r.format, 'contentType', r.content_type, 'bitrateKbps', r.bitrate_kbps,
+            'durationMs', CAST(ROUND(r.duration_secs * 1000) AS INTEGER),
+            'loudnessLufs', CASE WHEN r.loudness_lufs IS NULL THEN NULL ELSE printf('%.1f', r.loudness_lufs) END,
+            'url', '/audio/' || r.cid))
+          FROM renditions r WHERE r.cid = {cid_expr}), '[]'))"
     )
 }
 

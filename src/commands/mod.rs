@@ -1,6 +1,7 @@
 //! One function per subcommand. Offline commands are synchronous; `run` and `serve` start tokio.
 
 mod lexicon;
+mod media;
 mod run;
 mod status;
 
@@ -15,12 +16,13 @@ use reprise_ingest::{FixtureOptions, ingest_fixture};
 use reprise_projector::{Catalog, Projector, VIEWS_FILE, rebuild};
 use serde_json::json;
 
-use crate::cli::Command;
+use crate::cli::{Command, MediaCommand};
 use crate::config::Config;
 
 pub fn dispatch(command: Command, config: Config) -> anyhow::Result<ExitCode> {
     match command {
         Command::Lexicon { command } => return Ok(lexicon::dispatch(command)),
+        Command::Media { command: MediaCommand::Retry { cid } } => media::retry(&config, &cid)?,
         Command::Run { fixture, jetstream } => run::run(config, fixture, jetstream)?,
         Command::Status => status::status(&config)?,
         Command::Serve => run::serve(config)?,

@@ -2,7 +2,8 @@
 //!
 //! Ingest is a fixture file (`--fixture`) or live Jetstream (`ingest.hosts`, or `--jetstream URL`).
 //! Stages meet through the log: ingest appends and moves the head; the projector waits on the head,
-//! applies, and checkpoints; the API reads `views.db`. On SIGINT or SIGTERM every stage finishes its
+//! applies, and checkpoints; the media worker (`media.rs`) takes jobs from `views.db` and appends their
+//! state changes; the API reads `views.db` and serves audio from the object store. On SIGINT or SIGTERM every stage finishes its
 //! current batch, the API finishes in-flight requests, and the process exits 0.
 
 use std::path::PathBuf;
@@ -48,7 +49,8 @@ pub fn run(config: Config, fixture: Option<PathBuf>, jetstream: Vec<String>) -> 
         Some(_) => None,
         None => Some(live_options(&config, jetstream)?),
     };
-    runtime()?.block_on(async move {
+    let runtime = runtime()?;
+    let result = runtime.block_on(async move {
         let log = EventLog::open(&config.data_dir)?;
         let projector = Projector::open(&config.data_dir, config.projector.batch_size, super::catalog(&config)?)?;
         // Live ingest's counters; the API's /metrics renders them with `render_prometheus`.
@@ -61,6 +63,11 @@ pub fn run(config: Config, fixture: Option<PathBuf>, jetstream: Vec<String>) -> 
         let listener = bind(&config).await?;
         let (stop_tx, stop_rx) = watch::channel(false);
         let stop_flag = Arc::new(AtomicBool::new(false));
+        let (checkpoint_tx, checkpoint_rx) = watch::channel(0);
+        let media = match config.media.enabled {
+            true => Some(super::media::start(&config, checkpoint_rx, stop_rx.clone()).await?),
+            false => None,
+        };
 
         let head = log.subscribe();
         let ingest = match (fixture, live) {
@@ -81,8 +88,9 @@ pub fn run(config: Config, fixture: Option<PathBuf>, jetstream: Vec<String>) -> 
                 tokio::spawn(async move { Ok(reprise_ingest::run_live(log, opts, metrics, stop_rx).await?) })
             }
         };
-        let projecting = tokio::spawn(project_loop(projector, head, stop_rx.clone()));
-        let serving = tokio::spawn(reprise_query_api::serve(listener, api, stopped(stop_rx.clone())));
+        let heads = [Some(head), media.as_ref().map(|m| m.head.clone())];
+        let projecting = tokio::spawn(project_loop(projector, heads, checkpoint_tx, stop_rx.clone()));
+        let serving = tokio::spawn(serve_http(listener, api, audio_router(&config)?, stopped(stop_rx.clone())));
 
         shutdown_signal().await?;
         tracing::info!("shutting down: finishing the current batches");
@@ -90,11 +98,17 @@ pub fn run(config: Config, fixture: Option<PathBuf>, jetstream: Vec<String>) -> 
         let _ = stop_tx.send(true);
         // The log must outlive ingest's last batch; keep it until the projector has seen that batch.
         let _log = ingest.await.context("ingest task")??;
+        if let Some(media) = media {
+            media.stop().await?;
+        }
         projecting.await.context("projector task")??;
         serving.await.context("api task")??;
         tracing::info!("stopped");
         Ok(())
-    })
+    });
+    // A transcode abandoned at shutdown runs on a blocking thread; its job resumes at the next start.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    result
 }
 
 pub fn serve(config: Config) -> anyhow::Result<()> {
@@ -106,12 +120,33 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
         let api = api_state(&config, None)?;
         let listener = bind(&config).await?;
         let (stop_tx, stop_rx) = watch::channel(false);
-        let serving = tokio::spawn(reprise_query_api::serve(listener, api, stopped(stop_rx)));
+        let serving = tokio::spawn(serve_http(listener, api, audio_router(&config)?, stopped(stop_rx)));
         shutdown_signal().await?;
         let _ = stop_tx.send(true);
         serving.await.context("api task")??;
         Ok(())
     })
+}
+
+/// `/audio/{cid}` and `/audio/{cid}/original` from the configured store; on S3 with `storage.s3.presign`,
+/// answered by a redirect to a presigned URL instead of streaming through.
+fn audio_router(config: &Config) -> anyhow::Result<axum::Router> {
+    let presign = config.storage.backend == reprise_media::StorageBackend::S3 && config.storage.s3.presign;
+    Ok(reprise_media::serve::audio_router(crate::config::open_store(config)?, presign))
+}
+
+/// The API and the audio routes on one listener. The audio routes sit outside the API's middleware: a
+/// long download must not meet the request timeout, and audio carries its own caching headers.
+async fn serve_http(
+    listener: TcpListener,
+    api: AppState,
+    audio: axum::Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = reprise_query_api::router(api).merge(audio);
+    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 fn api_state(config: &Config, metrics: Option<reprise_query_api::MetricsSource>) -> anyhow::Result<AppState> {
@@ -139,14 +174,22 @@ async fn bind(config: &Config) -> anyhow::Result<TcpListener> {
     Ok(listener)
 }
 
-/// Applies batches as the log grows; checks for shutdown between batches.
+/// How often the projector looks at the log without being woken: another process (`reprise media
+/// retry`) may have appended.
+const EXTERNAL_APPEND_POLL: Duration = Duration::from_secs(1);
+
+/// Applies batches as the log grows (woken by any in-process writer's head, or by the poll); checks for
+/// shutdown between batches; publishes each new checkpoint for the media worker.
 async fn project_loop(
     mut projector: Projector,
-    mut head: watch::Receiver<i64>,
+    mut heads: [Option<watch::Receiver<i64>>; 2],
+    checkpoint: watch::Sender<i64>,
     mut stop: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     loop {
-        head.borrow_and_update();
+        for head in heads.iter_mut().flatten() {
+            head.borrow_and_update();
+        }
         let mut applied_any = false;
         loop {
             if *stop.borrow() {
@@ -167,6 +210,7 @@ async fn project_loop(
                 break;
             }
             applied_any = true;
+            checkpoint.send_replace(report.checkpoint);
             tracing::debug!(
                 events = report.events,
                 applied = report.applied,
@@ -174,15 +218,25 @@ async fn project_loop(
                 "projected batch"
             );
         }
-        let log_closed = tokio::select! {
-            changed = head.changed() => changed.is_err(),
+        let [first, second] = &mut heads;
+        tokio::select! {
+            _ = changed(first) => {}
+            _ = changed(second) => {}
+            _ = tokio::time::sleep(EXTERNAL_APPEND_POLL) => {}
             _ = stop.wait_for(|s| *s) => return Ok(()),
-        };
-        if log_closed {
-            // Ingest finished and dropped the log: nothing more will arrive, so just wait to stop.
-            let _ = stop.wait_for(|s| *s).await;
-            return Ok(());
         }
+    }
+}
+
+/// Resolves when `head` moves; a closed head (its writer is gone) is dropped and never resolves again.
+async fn changed(head: &mut Option<watch::Receiver<i64>>) {
+    match head {
+        Some(h) => {
+            if h.changed().await.is_err() {
+                *head = None;
+            }
+        }
+        None => std::future::pending().await,
     }
 }
 

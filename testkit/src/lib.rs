@@ -1,11 +1,14 @@
-//! Test and benchmark support: Jetstream v1 frames built by hand or generated in bulk.
+//! Test and benchmark support: Jetstream v1 frames built by hand or generated in bulk, a scriptable HTTP
+//! server playing a PDS or PLC directory (`http_server`), and generated audio (`audio`).
 //!
 //! Everything here is deterministic (a seeded generator, no clock), so a failing test or a benchmark
 //! fixture can be reproduced exactly.
 
+pub mod audio;
 mod dump;
 mod frames;
 mod generate;
+pub mod http_server;
 mod ids;
 mod jetstream_server;
 pub mod records;

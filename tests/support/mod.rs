@@ -12,6 +12,9 @@ pub fn reprise(data_dir: &Path) -> Command {
     for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("REPRISE_") || k == "RUST_LOG") {
         cmd.env_remove(k);
     }
+    // Generated tracks carry made-up audio blobs: without this, `run` would try to fetch them from
+    // plc.directory. The media tests turn it back on against their own local PDS.
+    cmd.env("REPRISE_MEDIA__ENABLED", "false");
     cmd.arg("--data-dir").arg(data_dir).arg("--log-json");
     cmd
 }
