@@ -86,7 +86,12 @@ impl Projector {
         apply::batch(
             &mut self.views,
             &self.log,
-            &mut apply::Ctx { catalog: &self.catalog, heads: apply::Heads::Table, bulk: false },
+            &mut apply::Ctx {
+                catalog: &self.catalog,
+                heads: apply::Heads::Table,
+                seen: Default::default(),
+                bulk: false,
+            },
             self.batch_size,
             until,
         )

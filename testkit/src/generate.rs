@@ -183,7 +183,7 @@ impl State {
         if take(mix.play) {
             let record = json!({"$type": "fm.teal.feed.play", "trackName": self.rng.pick(TITLES),
                 "artists": [{"artistName": self.rng.pick(ARTISTS)}], "duration": 200,
-                "musicServiceUri": "plyr.fm", "playedTime": self.created_at()});
+                "musicServiceUri": "https://plyr.fm", "playedTime": self.created_at()});
             return self.commit(repo, "create", "fm.teal.feed.play", &rkey, Some(record));
         }
         if take(mix.profile) {
