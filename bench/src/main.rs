@@ -5,10 +5,13 @@
 //! these noisy 2-core machines better than the absolute figure. Figures are medians of `--runs` runs.
 //!
 //! Suites: `log` (durable append vs a plain file with the same fsync policy, and peak RSS while
-//! ingesting), `project` (full rebuild vs a read-only scan of the same log), `lexicons` (record
+//! ingesting), `project` (full rebuild vs a read-only scan of the same log; views.db size vs events.db; lag
+//! from append to projection at 1,000 events/s vs the append's own commit time), `lag` (that
+//! lag alone), `lexicons` (record
 //! validation vs serde_json parsing of the same records). `generate` writes a fixture file.
 
 mod ingest;
+mod lag;
 mod lexicons;
 mod measure;
 mod suites;
@@ -27,6 +30,7 @@ fn main() {
     let result = match opts.suite.as_str() {
         "log" => suites::log(&opts),
         "project" => suites::project(&opts),
+        "lag" => suites::incremental_lag(&opts),
         "lexicons" => lexicons::run(&opts),
         "ingest" => ingest::run(&opts),
         "all" => suites::log(&opts).and_then(|_| suites::project(&opts)).and_then(|_| lexicons::run(&opts)),
@@ -40,7 +44,7 @@ fn main() {
 }
 
 const USAGE: &str =
-    "usage: reprise-bench <log|project|lexicons|all|generate> [--events N] [--runs N] [--dir DIR] [--out FILE]
+    "usage: reprise-bench <log|project|lag|lexicons|all|generate> [--events N] [--runs N] [--dir DIR] [--out FILE]
   --events N   fixture size (default 1000000)
   --runs N     runs per measurement; the median is reported (default 3)
   --dir DIR    where fixtures and scratch databases go (default target/bench-data)

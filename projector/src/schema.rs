@@ -223,7 +223,7 @@ pub(crate) fn open_rw(path: &Path) -> Result<Connection, ProjectorError> {
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = NORMAL;
          PRAGMA busy_timeout = 5000;
-         PRAGMA cache_size = -131072;",
+         PRAGMA cache_size = -131072; PRAGMA wal_autocheckpoint = 0;",
     )?;
     init(&conn, true)?;
     Ok(conn)

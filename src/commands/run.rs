@@ -81,7 +81,7 @@ pub fn run(config: Config, fixture: Option<PathBuf>, jetstream: Vec<String>) -> 
                 tokio::spawn(async move { Ok(reprise_ingest::run_live(log, opts, metrics, stop_rx).await?) })
             }
         };
-        let projecting = tokio::spawn(project_loop(projector, head, stop_rx.clone()));
+        let projecting = tokio::spawn(reprise_projector::follow(projector, head, stop_rx.clone(), |_| {}));
         let serving = tokio::spawn(reprise_query_api::serve(listener, api, stopped(stop_rx.clone())));
 
         shutdown_signal().await?;
@@ -137,53 +137,6 @@ async fn bind(config: &Config) -> anyhow::Result<TcpListener> {
     // Tests and scripts read this line to learn the port when listening on :0.
     tracing::info!(addr = %listener.local_addr()?, "listening");
     Ok(listener)
-}
-
-/// Applies batches as the log grows; checks for shutdown between batches.
-async fn project_loop(
-    mut projector: Projector,
-    mut head: watch::Receiver<i64>,
-    mut stop: watch::Receiver<bool>,
-) -> anyhow::Result<()> {
-    loop {
-        head.borrow_and_update();
-        let mut applied_any = false;
-        loop {
-            if *stop.borrow() {
-                return Ok(());
-            }
-            let (p, report) = tokio::task::spawn_blocking(move || {
-                let r = projector.apply_batch(None);
-                (projector, r)
-            })
-            .await?;
-            projector = p;
-            let report = report?;
-            if report.events == 0 {
-                if applied_any {
-                    // Tests and operators wait for this line: the read models now reflect the log.
-                    tracing::info!(checkpoint = report.checkpoint, "projector caught up");
-                }
-                break;
-            }
-            applied_any = true;
-            tracing::debug!(
-                events = report.events,
-                applied = report.applied,
-                checkpoint = report.checkpoint,
-                "projected batch"
-            );
-        }
-        let log_closed = tokio::select! {
-            changed = head.changed() => changed.is_err(),
-            _ = stop.wait_for(|s| *s) => return Ok(()),
-        };
-        if log_closed {
-            // Ingest finished and dropped the log: nothing more will arrive, so just wait to stop.
-            let _ = stop.wait_for(|s| *s).await;
-            return Ok(());
-        }
-    }
 }
 
 async fn stopped(mut stop: watch::Receiver<bool>) {
