@@ -5,15 +5,17 @@
 //! these noisy 2-core machines better than the absolute figure. Figures are medians of `--runs` runs.
 //!
 //! Suites: `log` (durable append vs a plain file with the same fsync policy, and peak RSS while
-//! ingesting), `project` (full rebuild vs a read-only scan of the same log), `lexicons` (record
-//! validation vs serde_json parsing of the same records), `ingest` (live ingest from the test server),
-//! `soak` (the `reprise run` binary's RSS over a long paced run with forced reconnects), `api` (getTracks
-//! and getTrack under wrk load vs a trivial axum handler in the same process).,
-//! `media` (blob fetch + verify vs a plain loopback read, MP3 transcode vs ffmpeg, peak RSS while handling a
-//! 100 MB blob). `generate` writes a fixture file.
+//! ingesting), `project` (full rebuild vs a read-only scan of the same log; views.db size vs events.db;
+//! lag from append to projection at 1,000 events/s vs the append's own commit time), `lag` (that lag
+//! alone), `lexicons` (record validation vs serde_json parsing of the same records), `ingest` (live
+//! ingest from the test server), `soak` (the `reprise run` binary's RSS over a long paced run with forced
+//! reconnects), `api` (getTracks and getTrack under wrk load vs a trivial axum handler), `media` (blob
+//! fetch + verify vs a plain loopback read, MP3 transcode vs ffmpeg, peak RSS while handling a 100 MB
+//! blob). `generate` writes a fixture file.
 
 mod api;
 mod ingest;
+mod lag;
 mod lexicons;
 mod measure;
 mod media;
@@ -34,6 +36,7 @@ fn main() {
     let result = match opts.suite.as_str() {
         "log" => suites::log(&opts),
         "project" => suites::project(&opts),
+        "lag" => suites::incremental_lag(&opts),
         "lexicons" => lexicons::run(&opts),
         "ingest" => ingest::run(&opts),
         "soak" => soak::run(&opts),
@@ -53,7 +56,7 @@ fn main() {
 }
 
 const USAGE: &str =
-    "usage: reprise-bench <log|project|lexicons|ingest|soak|api|media|all|generate> [--events N] [--runs N] [--seconds N] [--dir DIR] [--out FILE]
+    "usage: reprise-bench <log|project|lag|lexicons|ingest|soak|api|media|all|generate> [--events N] [--runs N] [--seconds N] [--dir DIR] [--out FILE]
   --events N   fixture size (default 1000000); for `api`, the likes (tracks and plays are a tenth)
   --runs N     runs per measurement; the median is reported (default 3)
   --seconds N  for `api`: seconds per wrk run (default 10; needs wrk: scripts/bench-setup); for `soak`:

@@ -204,5 +204,24 @@ pub fn project(opts: &Options) -> Result<(), String> {
         "bytes",
         log_bytes * per_million,
     );
+    incremental_lag(opts)
+}
+
+/// Lag from append to projection while the log grows at `lag::RATE` events/s for `lag::SECONDS`,
+/// against the appends' own commit time.
+pub fn incremental_lag(opts: &Options) -> Result<(), String> {
+    let dir = opts.dir.join("lag");
+    let mut runs = Vec::with_capacity(opts.runs);
+    for run in 0..opts.runs {
+        fresh_dir(&dir)?;
+        runs.push(crate::lag::measure(&dir, SEED + run as u64)?);
+    }
+    let median = |f: fn(&crate::lag::Lag) -> f64| {
+        let mut v: Vec<f64> = runs.iter().map(f).collect();
+        v.sort_by(|a, b| a.total_cmp(b));
+        v[v.len() / 2]
+    };
+    emit("project", "incremental_lag_p50_ms", median(|l| l.p50), "ms", median(|l| l.append_p50));
+    emit("project", "incremental_lag_p99_ms", median(|l| l.p99), "ms", median(|l| l.append_p99));
     Ok(())
 }

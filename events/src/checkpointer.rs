@@ -13,18 +13,22 @@ use rusqlite::Connection;
 
 use crate::LogError;
 
-/// Commits between nudges: about 4 MB of WAL at 1,000 typical events per commit.
+/// The log's commits between nudges: about 4 MB of WAL at 1,000 typical events per commit.
 pub(crate) const COMMITS_PER_CHECKPOINT: u32 = 5;
 
+/// Checkpoints one WAL-mode database file on a background thread; the projector uses one for
+/// `views.db` too. The writer's own connection must have `wal_autocheckpoint = 0`.
 #[derive(Debug)]
-pub(crate) struct Checkpointer {
+pub struct Checkpointer {
     nudge: Option<SyncSender<()>>,
     thread: Option<JoinHandle<()>>,
     commits: u32,
+    every: u32,
 }
 
 impl Checkpointer {
-    pub fn start(path: &Path) -> Result<Self, LogError> {
+    /// Starts the thread; it checkpoints after every `every` commits.
+    pub fn start(path: &Path, every: u32) -> Result<Self, LogError> {
         let conn = Connection::open(path)?;
         conn.execute_batch("PRAGMA busy_timeout = 5000; PRAGMA synchronous = FULL;")?;
         // One pending nudge is enough: a checkpoint covers every frame committed before it starts.
@@ -33,13 +37,13 @@ impl Checkpointer {
             .name("events-checkpoint".into())
             .spawn(move || run(conn, rx))
             .map_err(|e| LogError::Io { path: path.to_owned(), source: e })?;
-        Ok(Checkpointer { nudge: Some(nudge), thread: Some(thread), commits: 0 })
+        Ok(Checkpointer { nudge: Some(nudge), thread: Some(thread), commits: 0, every: every.max(1) })
     }
 
     /// Called after each commit.
     pub fn committed(&mut self) {
         self.commits += 1;
-        if self.commits >= COMMITS_PER_CHECKPOINT {
+        if self.commits >= self.every {
             self.commits = 0;
             if let Some(n) = &self.nudge {
                 match n.try_send(()) {

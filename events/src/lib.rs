@@ -18,6 +18,7 @@ mod log;
 mod schema;
 mod upcast;
 
+pub use checkpointer::Checkpointer;
 pub use envelope::{CidCheck, Envelope, EventKind, GapRange, Operation};
 pub use error::LogError;
 pub use log::{AppendOutcome, EventLog, LogReader, NewEvent, SourceCursor};

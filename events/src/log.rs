@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::watch;
 
-use crate::checkpointer::Checkpointer;
+use crate::checkpointer::{COMMITS_PER_CHECKPOINT, Checkpointer};
 use crate::upcast::{COLUMNS, CURRENT_EVENT_VERSION, StoredEvent, decode};
 use crate::{Envelope, EventKind, LogError, schema};
 
@@ -64,7 +64,7 @@ impl EventLog {
         let conn = schema::open(path)?;
         conn.execute_batch("PRAGMA wal_autocheckpoint = 0")?;
         let head = max_seq(&conn)?;
-        let checkpointer = Checkpointer::start(path)?;
+        let checkpointer = Checkpointer::start(path, COMMITS_PER_CHECKPOINT)?;
         Ok(EventLog {
             conn,
             path: path.to_owned(),

@@ -81,6 +81,8 @@ pub(crate) struct Version<'e> {
     pub cid: &'e str,
     pub rev: &'e str,
     pub seq: i64,
+    /// The seq (row key) of the version this one replaces, if its row exists.
+    pub replaces: Option<i64>,
     pub received_at_us: i64,
 }
 
@@ -103,12 +105,16 @@ pub(crate) enum Heads {
 }
 
 impl Heads {
-    fn load(&self, tx: &Transaction<'_>, uri: &str) -> Result<Option<Head>, ProjectorError> {
+    /// The record's head and the seq of the event that set it: while the head is not a tombstone,
+    /// that seq is also the key of the record's row in its model's table.
+    fn load(&self, tx: &Transaction<'_>, uri: &str) -> Result<Option<(Head, i64)>, ProjectorError> {
         match self {
-            Heads::Memory(m) => Ok(m.get(uri).map(|(h, _)| h.clone())),
+            Heads::Memory(m) => Ok(m.get(uri).cloned()),
             Heads::Table => Ok(tx
-                .prepare_cached("SELECT rev, cid, deleted FROM record_heads WHERE uri = ?1")?
-                .query_row([uri], |r| Ok(Head { rev: r.get(0)?, cid: r.get(1)?, deleted: r.get(2)? }))
+                .prepare_cached("SELECT rev, cid, deleted, seq FROM record_heads WHERE uri = ?1")?
+                .query_row([uri], |r| {
+                    Ok((Head { rev: r.get(0)?, cid: r.get(1)?, deleted: r.get(2)? }, r.get(3)?))
+                })
                 .optional()?),
         }
     }
@@ -160,6 +166,7 @@ impl Heads {
 pub(crate) struct Ctx<'c> {
     pub catalog: &'c Catalog,
     pub heads: Heads,
+    pub seen: accounts::SeenCache,
     /// A bulk rebuild: derived indexes (search) are built once at the end instead of per event.
     pub bulk: bool,
 }
@@ -208,8 +215,8 @@ pub(crate) fn apply(
         EventKind::Rejected => {
             Outcome::Ignored(Ignored::Rejected(env.reject_reason.clone().unwrap_or_default()))
         }
-        EventKind::Account => accounts::apply_account(tx, event, ctx.bulk)?,
-        EventKind::Identity => accounts::apply_identity(tx, event)?,
+        EventKind::Account => accounts::apply_account(tx, event, &mut ctx.seen, ctx.bulk)?,
+        EventKind::Identity => accounts::apply_identity(tx, event, &mut ctx.seen)?,
         EventKind::Commit => match env.collection.as_deref().and_then(Model::of) {
             None => return Ok(Outcome::Ignored(Ignored::NotIndexed)),
             Some(model) => commit(tx, ctx, event, model, &mut entry)?,
@@ -241,21 +248,24 @@ fn commit(
         return Ok(Outcome::Ignored(Ignored::Rejected("commit without its envelope".into())));
     };
     let uri = entry.uri.clone().unwrap_or_default();
-    let visibility = accounts::touch(tx, did, event.received_at_us)?;
+    let visibility = accounts::touch(tx, &mut ctx.seen, did, event.received_at_us)?;
     if visibility == Visibility::Deleted {
         return Ok(Outcome::Ignored(Ignored::AccountDeleted));
     }
     if let Visibility::Hidden(status) = &visibility {
         entry.note = Some(format!("account {status}: not served until active again"));
     }
-    match decide(ctx.heads.load(tx, &uri)?.as_ref(), op, rev, env.cid.as_deref()) {
+    let head = ctx.heads.load(tx, &uri)?;
+    // The row the current version lives in, if any (an account deletion may have removed it since).
+    let replaces = head.as_ref().and_then(|(h, seq)| (!h.deleted).then_some(*seq));
+    match decide(head.as_ref().map(|(h, _)| h), op, rev, env.cid.as_deref()) {
         Decision::Apply => {}
         Decision::Duplicate => return Ok(Outcome::Ignored(Ignored::Duplicate)),
         Decision::OlderRev => return Ok(Outcome::Ignored(Ignored::OlderRev)),
         Decision::Tombstoned => return Ok(Outcome::Ignored(Ignored::Tombstoned)),
     }
     if op == Operation::Delete {
-        model.remove(tx, &uri, did, ctx.bulk)?;
+        model.remove(tx, did, replaces, ctx.bulk)?;
         ctx.heads.store(tx, &uri, rev, None, event.seq)?;
         return Ok(Outcome::Applied);
     }
@@ -289,6 +299,7 @@ fn commit(
         cid,
         rev,
         seq: event.seq,
+        replaces,
         received_at_us: event.received_at_us,
     };
     match model.upsert(tx, &version, &record, ctx.bulk) {

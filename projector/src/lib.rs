@@ -8,6 +8,7 @@
 mod accounts;
 mod apply;
 mod audit;
+mod follow;
 pub mod media;
 mod models;
 mod ordering;
@@ -19,12 +20,13 @@ mod tracks;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use reprise_events::{LogError, LogReader};
+use reprise_events::{Checkpointer, LogError, LogReader};
 pub use reprise_lexicons::Catalog;
 use rusqlite::Connection;
 
 pub use accounts::HIDING_STATUSES;
 pub use apply::{Ignored, Outcome};
+pub use follow::follow;
 pub use ordering::{Decision, Head, decide};
 pub use plays::name_key;
 pub use rebuild::{RebuildReport, rebuild};
@@ -67,15 +69,22 @@ pub struct Projector {
     log: LogReader,
     batch_size: usize,
     catalog: Arc<Catalog>,
+    checkpointer: Checkpointer,
 }
+
+/// Projector commits between WAL checkpoints of views.db: they run on a background thread, because
+/// one inside a commit (SQLite's default) stalled that batch by tens of milliseconds.
+const COMMITS_PER_CHECKPOINT: u32 = 50;
 
 impl Projector {
     /// Opens `<data_dir>/views.db` (creating it) and the log beside it; records are checked against
     /// `catalog`.
     pub fn open(data_dir: &Path, batch_size: usize, catalog: Arc<Catalog>) -> Result<Self, ProjectorError> {
-        let views = schema::open_rw(&data_dir.join(VIEWS_FILE))?;
+        let path = data_dir.join(VIEWS_FILE);
+        let views = schema::open_rw(&path)?;
         let log = LogReader::open(data_dir)?;
-        Ok(Projector { views, log, batch_size: batch_size.max(1), catalog })
+        let checkpointer = Checkpointer::start(&path, COMMITS_PER_CHECKPOINT)?;
+        Ok(Projector { views, log, batch_size: batch_size.max(1), catalog, checkpointer })
     }
 
     pub fn checkpoint(&self) -> Result<i64, ProjectorError> {
@@ -84,13 +93,22 @@ impl Projector {
 
     /// Applies one batch in one transaction. Returns the events it read (0 when caught up).
     pub fn apply_batch(&mut self, until: Option<i64>) -> Result<ApplyReport, ProjectorError> {
-        apply::batch(
+        let report = apply::batch(
             &mut self.views,
             &self.log,
-            &mut apply::Ctx { catalog: &self.catalog, heads: apply::Heads::Table, bulk: false },
+            &mut apply::Ctx {
+                catalog: &self.catalog,
+                heads: apply::Heads::Table,
+                seen: Default::default(),
+                bulk: false,
+            },
             self.batch_size,
             until,
-        )
+        )?;
+        if report.events > 0 {
+            self.checkpointer.committed();
+        }
+        Ok(report)
     }
 
     /// Applies everything up to the log's head (or `until`).

@@ -53,29 +53,45 @@ impl Model {
         }
     }
 
+    /// Removes the record: `replaces` is its current row (none when only a tombstone is left, or an
+    /// account deletion already removed it).
     pub fn remove(
         self,
         tx: &Transaction<'_>,
-        uri: &str,
         did: &str,
+        replaces: Option<i64>,
         bulk: bool,
     ) -> Result<(), rusqlite::Error> {
-        let (sql, key) = match self {
-            Model::Track => return crate::tracks::remove(tx, uri, bulk),
-            Model::Like => ("DELETE FROM likes WHERE uri = ?1", uri),
-            Model::Comment => ("DELETE FROM comments WHERE uri = ?1", uri),
-            Model::List => {
-                tx.prepare_cached("DELETE FROM list_items WHERE list_uri = ?1")?.execute([uri])?;
-                ("DELETE FROM lists WHERE uri = ?1", uri)
+        match self {
+            Model::Track => tracks::remove(tx, replaces, bulk),
+            Model::Like => delete_row(tx, "DELETE FROM likes WHERE seq = ?1", replaces),
+            Model::Comment => delete_row(tx, "DELETE FROM comments WHERE seq = ?1", replaces),
+            Model::List => delete_list(tx, replaces),
+            Model::Profile => {
+                tx.prepare_cached("DELETE FROM profiles WHERE did = ?1")?.execute([did]).map(drop)
             }
-            Model::Profile => ("DELETE FROM profiles WHERE did = ?1", did),
-            Model::Play => ("DELETE FROM plays WHERE uri = ?1", uri),
+            Model::Play => delete_row(tx, "DELETE FROM plays WHERE seq = ?1", replaces),
             // The status record is keyed `self`; deleting it stops "now playing".
-            Model::Status => ("DELETE FROM now_playing WHERE did = ?1", did),
-        };
-        tx.prepare_cached(sql)?.execute([key])?;
-        Ok(())
+            Model::Status => {
+                tx.prepare_cached("DELETE FROM now_playing WHERE did = ?1")?.execute([did]).map(drop)
+            }
+        }
     }
+}
+
+/// Deletes a record's row by its key (`sql` takes the seq as `?1`). Record tables are keyed by the
+/// seq of the version shown, so a new version is an append at the end of the table's B-tree
+/// instead of an insert at a random URI position (see ../shared/LIMITS.md).
+pub(crate) fn delete_row(tx: &Transaction<'_>, sql: &str, seq: Option<i64>) -> Result<(), rusqlite::Error> {
+    if let Some(seq) = seq {
+        tx.prepare_cached(sql)?.execute([seq])?;
+    }
+    Ok(())
+}
+
+fn delete_list(tx: &Transaction<'_>, seq: Option<i64>) -> Result<(), rusqlite::Error> {
+    delete_row(tx, "DELETE FROM list_items WHERE list_seq = ?1", seq)?;
+    delete_row(tx, "DELETE FROM lists WHERE seq = ?1", seq)
 }
 
 pub(crate) fn decode<'a, T: Deserialize<'a>>(record: &'a Value) -> Result<T, ModelError> {
@@ -100,8 +116,10 @@ struct Like<'a> {
 /// likers), so deleting one of two like records for the same track leaves the like in place.
 fn like(tx: &Transaction<'_>, v: &Version<'_>, record: &Value) -> Result<(), ModelError> {
     let r: Like<'_> = decode(record)?;
+    let sort_at_us = sort_at(r.created_at, v.received_at_us)?;
+    delete_row(tx, "DELETE FROM likes WHERE seq = ?1", v.replaces)?;
     tx.prepare_cached(
-        "INSERT OR REPLACE INTO likes (uri, did, subject_uri, subject_cid, created_at, sort_at_us, indexed_at_us, seq)
+        "INSERT INTO likes (uri, did, subject_uri, subject_cid, created_at, sort_at_us, indexed_at_us, seq)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
     .execute(params![
@@ -110,7 +128,7 @@ fn like(tx: &Transaction<'_>, v: &Version<'_>, record: &Value) -> Result<(), Mod
         r.subject.uri,
         r.subject.cid,
         r.created_at,
-        sort_at(r.created_at, v.received_at_us)?,
+        sort_at_us,
         v.received_at_us,
         v.seq
     ])?;
@@ -130,8 +148,10 @@ struct Comment<'a> {
 
 fn comment(tx: &Transaction<'_>, v: &Version<'_>, record: &Value) -> Result<(), ModelError> {
     let r: Comment<'_> = decode(record)?;
+    let sort_at_us = sort_at(r.created_at, v.received_at_us)?;
+    delete_row(tx, "DELETE FROM comments WHERE seq = ?1", v.replaces)?;
     tx.prepare_cached(
-        "INSERT OR REPLACE INTO comments (uri, did, subject_uri, subject_cid, text, timestamp_ms, created_at,
+        "INSERT INTO comments (uri, did, subject_uri, subject_cid, text, timestamp_ms, created_at,
             updated_at, sort_at_us, indexed_at_us, seq)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?
@@ -144,7 +164,7 @@ fn comment(tx: &Transaction<'_>, v: &Version<'_>, record: &Value) -> Result<(), 
         r.timestamp_ms,
         r.created_at,
         r.updated_at,
-        sort_at(r.created_at, v.received_at_us)?,
+        sort_at_us,
         v.received_at_us,
         v.seq
     ])?;
@@ -172,8 +192,10 @@ struct List<'a> {
 /// item whose track arrives later resolves then.
 fn list(tx: &Transaction<'_>, v: &Version<'_>, record: &Value) -> Result<(), ModelError> {
     let r: List<'_> = decode(record)?;
+    let sort_at_us = sort_at(r.created_at, v.received_at_us)?;
+    delete_list(tx, v.replaces)?;
     tx.prepare_cached(
-        "INSERT OR REPLACE INTO lists (uri, did, cid, name, list_type, item_count, created_at, updated_at,
+        "INSERT INTO lists (uri, did, cid, name, list_type, item_count, created_at, updated_at,
             sort_at_us, indexed_at_us, seq)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?
@@ -186,16 +208,15 @@ fn list(tx: &Transaction<'_>, v: &Version<'_>, record: &Value) -> Result<(), Mod
         r.items.len() as i64,
         r.created_at,
         r.updated_at,
-        sort_at(r.created_at, v.received_at_us)?,
+        sort_at_us,
         v.received_at_us,
         v.seq
     ])?;
-    tx.prepare_cached("DELETE FROM list_items WHERE list_uri = ?1")?.execute([v.uri])?;
     let mut insert = tx.prepare_cached(
-        "INSERT INTO list_items (list_uri, position, subject_uri, subject_cid) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO list_items (list_seq, position, list_uri, subject_uri, subject_cid) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
     for (i, item) in r.items.iter().enumerate() {
-        insert.execute(params![v.uri, i as i64, item.subject.uri, item.subject.cid])?;
+        insert.execute(params![v.seq, i as i64, v.uri, item.subject.uri, item.subject.cid])?;
     }
     Ok(())
 }

@@ -67,10 +67,11 @@ pub(crate) fn play(tx: &Transaction<'_>, v: &Version<'_>, record: &Value) -> Res
         Some(t) => sort_at(t, v.received_at_us)?,
         None => v.received_at_us,
     };
+    crate::models::delete_row(tx, "DELETE FROM plays WHERE seq = ?1", v.replaces)?;
     tx.prepare_cached(
-        "INSERT OR REPLACE INTO plays (uri, did, collection, track_name, artists, release_name, duration,
-            played_time, sort_at_us, origin_uri, music_service_uri, match_uri, match_rkey, match_name, record, seq)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+        "INSERT INTO plays (uri, did, collection, track_name, artists, release_name, duration,
+            played_time, sort_at_us, origin_uri, music_service_uri, match_uri, match_rkey, match_name, seq)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
     )?
     .execute(params![
         v.uri,
@@ -87,7 +88,6 @@ pub(crate) fn play(tx: &Transaction<'_>, v: &Version<'_>, record: &Value) -> Res
         match_uri,
         match_rkey,
         match_name,
-        record.to_string(),
         v.seq
     ])?;
     Ok(())

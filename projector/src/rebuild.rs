@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use reprise_events::LogReader;
 use reprise_lexicons::Catalog;
 
-use crate::{ApplyReport, ProjectorError, apply, schema};
+use crate::{ApplyReport, ProjectorError, accounts, apply, schema};
 
 /// Events per transaction during a rebuild: big batches amortise the per-commit cost.
 const REBUILD_BATCH: usize = 20_000;
@@ -37,7 +37,12 @@ pub fn rebuild(
     let log = LogReader::open(data_dir)?;
     let mut conn = schema::open_bulk(&tmp)?;
     let mut total = ApplyReport::default();
-    let mut ctx = apply::Ctx { catalog, heads: apply::Heads::Memory(Default::default()), bulk: true };
+    let mut ctx = apply::Ctx {
+        catalog,
+        heads: apply::Heads::Memory(Default::default()),
+        seen: accounts::SeenCache::bulk(),
+        bulk: true,
+    };
     loop {
         let r = apply::batch(&mut conn, &log, &mut ctx, REBUILD_BATCH, until)?;
         if r.events == 0 {
@@ -47,6 +52,7 @@ pub fn rebuild(
     }
     total.checkpoint = apply::checkpoint(&conn)?;
     ctx.heads.flush(&mut conn)?;
+    ctx.seen.flush(&mut conn)?;
     crate::tracks::build_search_index(&mut conn)?;
     schema::finish_bulk(&conn)?;
     drop(conn);

@@ -8,7 +8,7 @@ use rusqlite::{Connection, OpenFlags};
 use crate::ProjectorError;
 
 /// Bump with any change below, and describe the change in SCHEMA.md.
-pub const VERSION: i64 = 4;
+pub const VERSION: i64 = 5;
 
 /// File name of the read models inside the data directory.
 pub const VIEWS_FILE: &str = "views.db";
@@ -60,7 +60,7 @@ CREATE TABLE IF NOT EXISTS profiles (
 ) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS tracks (
-    uri              TEXT PRIMARY KEY,
+    uri              TEXT NOT NULL,
     did              TEXT NOT NULL,
     rkey             TEXT NOT NULL,
     cid              TEXT NOT NULL,
@@ -82,27 +82,27 @@ CREATE TABLE IF NOT EXISTS tracks (
     sort_at_us       INTEGER NOT NULL,
     indexed_at_us    INTEGER NOT NULL,
     name_key         TEXT NOT NULL,
-    seq              INTEGER NOT NULL
-) WITHOUT ROWID;
+    seq              INTEGER PRIMARY KEY
+);
 
--- Full-text search over tracks; the rowid is a 64-bit hash of the track URI (tracks::fts_rowid).
+-- Full-text search over tracks; the rowid is the track's row key (tracks.seq).
 CREATE VIRTUAL TABLE IF NOT EXISTS tracks_fts USING fts5(
     uri UNINDEXED, title, artist, album, description, tokenize = 'unicode61 remove_diacritics 2'
 );
 
 CREATE TABLE IF NOT EXISTS likes (
-    uri            TEXT PRIMARY KEY,
+    uri            TEXT NOT NULL,
     did            TEXT NOT NULL,
     subject_uri    TEXT NOT NULL,
     subject_cid    TEXT NOT NULL,
     created_at     TEXT NOT NULL,
     sort_at_us     INTEGER NOT NULL,
     indexed_at_us  INTEGER NOT NULL,
-    seq            INTEGER NOT NULL
-) WITHOUT ROWID;
+    seq            INTEGER PRIMARY KEY
+);
 
 CREATE TABLE IF NOT EXISTS comments (
-    uri            TEXT PRIMARY KEY,
+    uri            TEXT NOT NULL,
     did            TEXT NOT NULL,
     subject_uri    TEXT NOT NULL,
     subject_cid    TEXT NOT NULL,
@@ -112,11 +112,11 @@ CREATE TABLE IF NOT EXISTS comments (
     updated_at     TEXT,
     sort_at_us     INTEGER NOT NULL,
     indexed_at_us  INTEGER NOT NULL,
-    seq            INTEGER NOT NULL
-) WITHOUT ROWID;
+    seq            INTEGER PRIMARY KEY
+);
 
 CREATE TABLE IF NOT EXISTS lists (
-    uri            TEXT PRIMARY KEY,
+    uri            TEXT NOT NULL,
     did            TEXT NOT NULL,
     cid            TEXT NOT NULL,
     name           TEXT,
@@ -126,19 +126,20 @@ CREATE TABLE IF NOT EXISTS lists (
     updated_at     TEXT,
     sort_at_us     INTEGER NOT NULL,
     indexed_at_us  INTEGER NOT NULL,
-    seq            INTEGER NOT NULL
-) WITHOUT ROWID;
+    seq            INTEGER PRIMARY KEY
+);
 
 CREATE TABLE IF NOT EXISTS list_items (
-    list_uri     TEXT NOT NULL,
+    list_seq     INTEGER NOT NULL,
     position     INTEGER NOT NULL,
+    list_uri     TEXT NOT NULL,
     subject_uri  TEXT NOT NULL,
     subject_cid  TEXT NOT NULL,
-    PRIMARY KEY (list_uri, position)
+    PRIMARY KEY (list_seq, position)
 ) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS plays (
-    uri                TEXT PRIMARY KEY,
+    uri                TEXT NOT NULL,
     did                TEXT NOT NULL,
     collection         TEXT NOT NULL,
     track_name         TEXT NOT NULL,
@@ -152,9 +153,8 @@ CREATE TABLE IF NOT EXISTS plays (
     match_uri          TEXT,
     match_rkey         TEXT,
     match_name         TEXT,
-    record             TEXT NOT NULL,
-    seq                INTEGER NOT NULL
-) WITHOUT ROWID;
+    seq                INTEGER PRIMARY KEY
+);
 
 CREATE TABLE IF NOT EXISTS now_playing (
     did        TEXT PRIMARY KEY,
@@ -194,6 +194,9 @@ CREATE INDEX IF NOT EXISTS plays_by_actor ON plays (did, sort_at_us DESC, uri DE
 /// Indexes for the API's queries: created after a bulk rebuild, which is several times faster than
 /// maintaining them. Each serves a query the API makes (see SCHEMA.md).
 const INDEXES: &str = "
+CREATE UNIQUE INDEX IF NOT EXISTS tracks_by_uri ON tracks (uri);
+CREATE UNIQUE INDEX IF NOT EXISTS lists_by_uri ON lists (uri);
+CREATE INDEX IF NOT EXISTS list_items_by_list ON list_items (list_uri, position);
 CREATE INDEX IF NOT EXISTS tracks_feed ON tracks (sort_at_us DESC, uri DESC);
 CREATE INDEX IF NOT EXISTS tracks_by_album ON tracks (album, sort_at_us DESC, uri DESC);
 CREATE INDEX IF NOT EXISTS actors_by_handle ON actors (handle);
@@ -220,7 +223,7 @@ pub(crate) fn open_rw(path: &Path) -> Result<Connection, ProjectorError> {
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = NORMAL;
          PRAGMA busy_timeout = 5000;
-         PRAGMA cache_size = -131072;",
+         PRAGMA cache_size = -131072; PRAGMA wal_autocheckpoint = 0;",
     )?;
     init(&conn, true)?;
     Ok(conn)

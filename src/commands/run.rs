@@ -88,8 +88,17 @@ pub fn run(config: Config, fixture: Option<PathBuf>, jetstream: Vec<String>) -> 
                 tokio::spawn(async move { Ok(reprise_ingest::run_live(log, opts, metrics, stop_rx).await?) })
             }
         };
-        let heads = [Some(head), media.as_ref().map(|m| m.head.clone())];
-        let projecting = tokio::spawn(project_loop(projector, heads, checkpoint_tx, stop_rx.clone()));
+        let heads = [Some(head), media.as_ref().map(|m| m.head.clone())].into_iter().flatten().collect();
+        let projecting = tokio::spawn(reprise_projector::follow(
+            projector,
+            heads,
+            Some(EXTERNAL_APPEND_POLL),
+            stop_rx.clone(),
+            move |report| {
+                // The media worker picks up new work once the projector has recorded it.
+                checkpoint_tx.send_replace(report.checkpoint);
+            },
+        ));
         let serving = tokio::spawn(serve_http(listener, api, audio_router(&config)?, stopped(stop_rx.clone())));
 
         shutdown_signal().await?;
@@ -177,68 +186,6 @@ async fn bind(config: &Config) -> anyhow::Result<TcpListener> {
 /// How often the projector looks at the log without being woken: another process (`reprise media
 /// retry`) may have appended.
 const EXTERNAL_APPEND_POLL: Duration = Duration::from_secs(1);
-
-/// Applies batches as the log grows (woken by any in-process writer's head, or by the poll); checks for
-/// shutdown between batches; publishes each new checkpoint for the media worker.
-async fn project_loop(
-    mut projector: Projector,
-    mut heads: [Option<watch::Receiver<i64>>; 2],
-    checkpoint: watch::Sender<i64>,
-    mut stop: watch::Receiver<bool>,
-) -> anyhow::Result<()> {
-    loop {
-        for head in heads.iter_mut().flatten() {
-            head.borrow_and_update();
-        }
-        let mut applied_any = false;
-        loop {
-            if *stop.borrow() {
-                return Ok(());
-            }
-            let (p, report) = tokio::task::spawn_blocking(move || {
-                let r = projector.apply_batch(None);
-                (projector, r)
-            })
-            .await?;
-            projector = p;
-            let report = report?;
-            if report.events == 0 {
-                if applied_any {
-                    // Tests and operators wait for this line: the read models now reflect the log.
-                    tracing::info!(checkpoint = report.checkpoint, "projector caught up");
-                }
-                break;
-            }
-            applied_any = true;
-            checkpoint.send_replace(report.checkpoint);
-            tracing::debug!(
-                events = report.events,
-                applied = report.applied,
-                checkpoint = report.checkpoint,
-                "projected batch"
-            );
-        }
-        let [first, second] = &mut heads;
-        tokio::select! {
-            _ = changed(first) => {}
-            _ = changed(second) => {}
-            _ = tokio::time::sleep(EXTERNAL_APPEND_POLL) => {}
-            _ = stop.wait_for(|s| *s) => return Ok(()),
-        }
-    }
-}
-
-/// Resolves when `head` moves; a closed head (its writer is gone) is dropped and never resolves again.
-async fn changed(head: &mut Option<watch::Receiver<i64>>) {
-    match head {
-        Some(h) => {
-            if h.changed().await.is_err() {
-                *head = None;
-            }
-        }
-        None => std::future::pending().await,
-    }
-}
 
 async fn stopped(mut stop: watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
