@@ -106,6 +106,38 @@ async fn presigned_urls_serve_the_object_when_offered(store: &dyn ObjectStore) {
     assert_eq!(&response.bytes().await.expect("body")[..], b"presigned body");
 }
 
+async fn list_names_the_objects_under_a_prefix(store: &dyn ObjectStore) {
+    assert_eq!(store.list("snapshots").await.expect("list empty"), vec![]);
+    let put = |prefix: &'static str, cid: &'static str, name: &'static str, len: usize| async move {
+        let key = ObjectKey::new(prefix, cid, name).expect("key");
+        store.put_bytes(&key, Bytes::from(sample(len)), "application/zstd").await.expect("put");
+        key
+    };
+    let b = put("snapshots", "id-2", "data.zst", 10).await;
+    let a = put("snapshots", "id-1", "manifest.json", 3).await;
+    let c = put("snapshots", "id-2", "manifest.json", 0).await;
+    put("snapshotsx", "id-1", "other", 5).await;
+    put("originals", "id-1", "x", 5).await;
+    let listed = store.list("snapshots").await.expect("list");
+    let got: Vec<(String, u64)> = listed.iter().map(|o| (o.key.as_path(), o.size)).collect();
+    assert_eq!(got, vec![(a.as_path(), 3), (b.as_path(), 10), (c.as_path(), 0)]);
+    let err = store.list("../etc").await.expect_err("a prefix cannot escape");
+    assert!(matches!(err, StoreError::InvalidKey(_)), "{err:?}");
+}
+
+async fn delete_removes_the_object_and_tolerates_a_missing_one(store: &dyn ObjectStore) {
+    store.put_bytes(&key("d"), Bytes::from_static(b"bye"), "audio/mpeg").await.expect("put");
+    store.put_bytes(&key("kept"), Bytes::from_static(b"stay"), "audio/mpeg").await.expect("put");
+    store.delete(&key("d")).await.expect("delete");
+    assert!(!store.exists(&key("d")).await.expect("exists"));
+    assert!(matches!(store.get(&key("d"), None).await, Err(StoreError::NotFound)));
+    store.delete(&key("d")).await.expect("deleting again is fine");
+    store.delete(&key("never")).await.expect("deleting a missing key is fine");
+    let names: Vec<String> =
+        store.list("originals").await.expect("list").into_iter().map(|o| o.key.name().to_owned()).collect();
+    assert_eq!(names, ["kept"]);
+}
+
 #[test]
 fn keys_cannot_escape_the_store() {
     for (prefix, cid, name) in
@@ -113,6 +145,10 @@ fn keys_cannot_escape_the_store() {
     {
         assert!(ObjectKey::new(prefix, cid, name).is_err(), "{prefix}/{cid}/{name}");
     }
+    for path in ["a/b", "a/b/c/d", "../b/c", "a//c"] {
+        assert!(ObjectKey::from_path(path).is_err(), "{path}");
+    }
+    assert_eq!(ObjectKey::from_path("a/b/c").expect("valid").as_path(), "a/b/c");
 }
 
 macro_rules! store_suite {
@@ -140,6 +176,8 @@ macro_rules! every_backend {
                 put_replaces_the_previous_object,
                 put_file_and_reader_store_their_bytes,
                 presigned_urls_serve_the_object_when_offered,
+                list_names_the_objects_under_a_prefix,
+                delete_removes_the_object_and_tolerates_a_missing_one,
             );
         )*
     };
