@@ -2,29 +2,15 @@
 
 #[path = "support/s3s.rs"]
 mod s3s;
+#[macro_use]
+#[path = "support/backends.rs"]
+mod backends;
 
-use std::any::Any;
 use std::time::Duration;
 
 use bytes::Bytes;
 use reprise_media::store::put_reader;
-use reprise_media::{ByteRange, LocalStore, ObjectKey, ObjectStore, S3Store, StoreError};
-
-struct Fixture {
-    store: Box<dyn ObjectStore>,
-    _guards: Vec<Box<dyn Any>>,
-}
-
-fn local() -> Fixture {
-    let dir = tempfile::tempdir().expect("temp dir");
-    Fixture { store: Box::new(LocalStore::new(dir.path())), _guards: vec![Box::new(dir)] }
-}
-
-fn s3() -> Fixture {
-    let server = s3s::S3sFs::start();
-    let store = S3Store::new(&server.config()).expect("s3 store");
-    Fixture { store: Box::new(store), _guards: vec![Box::new(server)] }
-}
+use reprise_media::{ByteRange, ObjectKey, ObjectStore, StoreError};
 
 fn key(name: &str) -> ObjectKey {
     ObjectKey::new("originals", "bafkreitestcid", name).expect("valid key")
@@ -151,43 +137,21 @@ fn keys_cannot_escape_the_store() {
     assert_eq!(ObjectKey::from_path("a/b/c").expect("valid").as_path(), "a/b/c");
 }
 
-macro_rules! store_suite {
-    ($backend:ident: $($case:ident),* $(,)?) => {
-        mod $backend {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    let fixture = super::$backend();
-                    super::$case(&*fixture.store).await;
-                }
-            )*
-        }
-    };
-}
-
-macro_rules! every_backend {
-    ($($backend:ident),*) => {
-        $(
-            store_suite!($backend:
-                put_then_get_round_trips,
-                ranges_return_the_asked_bytes,
-                head_and_exists_see_only_stored_objects,
-                a_missing_object_is_not_found,
-                put_replaces_the_previous_object,
-                put_file_and_reader_store_their_bytes,
-                presigned_urls_serve_the_object_when_offered,
-                list_names_the_objects_under_a_prefix,
-                delete_removes_the_object_and_tolerates_a_missing_one,
-            );
-        )*
-    };
-}
-
-every_backend!(local, s3);
+every_backend!(
+    put_then_get_round_trips,
+    ranges_return_the_asked_bytes,
+    head_and_exists_see_only_stored_objects,
+    a_missing_object_is_not_found,
+    put_replaces_the_previous_object,
+    put_file_and_reader_store_their_bytes,
+    presigned_urls_serve_the_object_when_offered,
+    list_names_the_objects_under_a_prefix,
+    delete_removes_the_object_and_tolerates_a_missing_one,
+);
 
 #[tokio::test]
 async fn s3_offers_presigned_urls() {
-    let fixture = s3();
-    let url = fixture.store.presign_get(&key("x"), Duration::from_secs(60)).await.expect("presign");
+    let backend = backends::s3();
+    let url = backend.store.presign_get(&key("x"), Duration::from_secs(60)).await.expect("presign");
     assert!(url.is_some_and(|u| u.contains("X-Amz-Signature")));
 }

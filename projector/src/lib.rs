@@ -26,7 +26,7 @@ pub use accounts::HIDING_STATUSES;
 pub use apply::{Ignored, Outcome};
 pub use ordering::{Decision, Head, decide};
 pub use plays::name_key;
-pub use rebuild::{RebuildReport, rebuild};
+pub use rebuild::{RebuildReport, install_views, rebuild};
 pub use schema::{VERSION as SCHEMA_VERSION, VIEWS_FILE};
 
 #[derive(Debug, thiserror::Error)]
