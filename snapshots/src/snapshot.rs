@@ -288,6 +288,13 @@ fn install(data_dir: &Path, compressed: &Path, manifest: &SnapshotManifest) -> R
             )));
         }
     }
+    // Temporary files are private (0600); the read models are as readable as a rebuilt file.
+    let mode = std::fs::metadata(&target)
+        .map(|m| m.permissions())
+        .or_else(|_| std::fs::metadata(data_dir.join(reprise_events::LOG_FILE)).map(|m| m.permissions()));
+    if let Ok(mode) = mode {
+        std::fs::set_permissions(temp.path(), mode).map_err(SnapshotError::io(temp.path()))?;
+    }
     let temp = temp.into_temp_path();
     install_views(&temp, &target)?;
     // Renamed into place: nothing is left at the temporary path to clean up.

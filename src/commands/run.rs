@@ -83,6 +83,7 @@ pub fn run(config: Config, fixture: Option<PathBuf>, jetstream: Vec<String>) -> 
         };
         let projecting = tokio::spawn(project_loop(projector, head, stop_rx.clone()));
         let serving = tokio::spawn(reprise_query_api::serve(listener, api, stopped(stop_rx.clone())));
+        super::snapshot::spawn_schedule(&config, stop_rx.clone())?;
 
         shutdown_signal().await?;
         tracing::info!("shutting down: finishing the current batches");
