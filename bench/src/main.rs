@@ -6,11 +6,13 @@
 //!
 //! Suites: `log` (durable append vs a plain file with the same fsync policy, and peak RSS while
 //! ingesting), `project` (full rebuild vs a read-only scan of the same log), `lexicons` (record
-//! validation vs serde_json parsing of the same records). `generate` writes a fixture file.
+//! validation vs serde_json parsing of the same records), `snapshots` (snapshot create and restore, log
+//! export and import, each vs a plain copy of the same file). `generate` writes a fixture file.
 
 mod ingest;
 mod lexicons;
 mod measure;
+mod snapshots;
 mod suites;
 
 use std::path::PathBuf;
@@ -29,6 +31,7 @@ fn main() {
         "project" => suites::project(&opts),
         "lexicons" => lexicons::run(&opts),
         "ingest" => ingest::run(&opts),
+        "snapshots" => snapshots::run(&opts),
         "all" => suites::log(&opts).and_then(|_| suites::project(&opts)).and_then(|_| lexicons::run(&opts)),
         "generate" => suites::generate_to(&opts),
         other => Err(format!("unknown suite {other:?}")),
@@ -40,7 +43,7 @@ fn main() {
 }
 
 const USAGE: &str =
-    "usage: reprise-bench <log|project|lexicons|all|generate> [--events N] [--runs N] [--dir DIR] [--out FILE]
+    "usage: reprise-bench <log|project|lexicons|ingest|snapshots|all|generate> [--events N] [--runs N] [--dir DIR] [--out FILE]
   --events N   fixture size (default 1000000)
   --runs N     runs per measurement; the median is reported (default 3)
   --dir DIR    where fixtures and scratch databases go (default target/bench-data)
