@@ -174,8 +174,8 @@ async fn export_one(
         first_seq: info.first_seq,
         last_seq: info.last_seq,
         events: info.events,
-        db: Digest { bytes: 0, sha256: String::new() },
-        object: Digest { bytes: 0, sha256: String::new() },
+        db: Digest::pending(),
+        object: Digest::pending(),
     };
     let (db, object) = blob::upload(store, &entry.key()?, &file, data_dir).await?;
     (entry.db, entry.object) = (db, object);

@@ -26,6 +26,13 @@ pub struct Digest {
     pub sha256: String,
 }
 
+impl Digest {
+    /// A placeholder until the bytes have been hashed.
+    pub(crate) fn pending() -> Self {
+        Digest { bytes: 0, sha256: String::new() }
+    }
+}
+
 /// A writer that hashes and counts what passes through it.
 struct Hashing<W> {
     inner: W,
@@ -71,14 +78,6 @@ impl<R: Read> Read for Hashing<R> {
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The digest of a file on disk.
-pub(crate) fn file_digest(path: &Path) -> Result<Digest, SnapshotError> {
-    let mut reader =
-        Hashing::new(BufReader::with_capacity(BUFFER, File::open(path).map_err(SnapshotError::io(path))?));
-    std::io::copy(&mut reader, &mut std::io::sink()).map_err(SnapshotError::io(path))?;
-    Ok(reader.finish().1)
 }
 
 /// Compresses `src` into a new temporary file in `scratch`; returns it with the digests of the

@@ -71,20 +71,14 @@ pub async fn create_snapshot(
     let dir = data_dir.to_owned();
     let (copy, mut manifest) = blocking(move || copy_views(&dir)).await?;
     let data_key = key(&manifest.id, DATA)?;
-    let (raw, compressed) = blob::upload(store, &data_key, copy.path(), data_dir).await?;
+    // The digests are taken while compressing: one read of the copy, not two.
+    (manifest.db, manifest.object) = blob::upload(store, &data_key, copy.path(), data_dir).await?;
     drop(copy);
-    if raw != manifest.db {
-        return Err(SnapshotError::Task(format!(
-            "the copy changed while compressing: {raw:?} vs {:?}",
-            manifest.db
-        )));
-    }
-    manifest.object = compressed;
     blob::put_json(store, &key(&manifest.id, MANIFEST)?, &manifest).await?;
     Ok(manifest)
 }
 
-/// The online backup and what the manifest says about it (without the stored object's digest yet).
+/// The online backup and what the manifest says about it (without the digests yet).
 fn copy_views(data_dir: &Path) -> Result<(tempfile::NamedTempFile, SnapshotManifest), SnapshotError> {
     let views = data_dir.join(VIEWS_FILE);
     if !views.is_file() {
@@ -132,7 +126,6 @@ fn copy_views(data_dir: &Path) -> Result<(tempfile::NamedTempFile, SnapshotManif
         target.query_row("SELECT seq FROM checkpoint WHERE id = 1", [], |r| r.get(0))?;
     let row_counts = row_counts(&target)?;
     drop(target);
-    let db = blob::file_digest(copy.path())?;
     let now = jiff::Timestamp::now();
     let id = format!(
         "{}.{:03}Z-{checkpoint_seq}",
@@ -147,8 +140,8 @@ fn copy_views(data_dir: &Path) -> Result<(tempfile::NamedTempFile, SnapshotManif
         checkpoint_seq,
         schema_version: SCHEMA_VERSION,
         row_counts,
-        db,
-        object: Digest { bytes: 0, sha256: String::new() },
+        db: Digest::pending(),
+        object: Digest::pending(),
         log_anchor,
     };
     Ok((copy, manifest))
