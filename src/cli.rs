@@ -72,6 +72,48 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },
+    /// Snapshots of the read models in the object store (`[storage]`).
+    Snapshot {
+        #[command(subcommand)]
+        command: SnapshotCommand,
+    },
+    /// The event log archived in the object store as sealed segments.
+    Log {
+        #[command(subcommand)]
+        command: LogCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SnapshotCommand {
+    /// Snapshot views.db (safe while `reprise run` is running), then apply `snapshots.retention`.
+    Create,
+    /// List the snapshots in the store, oldest first, as JSON.
+    List,
+    /// Replace views.db with a snapshot (the node must be stopped); projection continues from its seq.
+    Restore {
+        /// A snapshot id from `snapshot list`, or `latest`.
+        #[arg(default_value = "latest")]
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LogCommand {
+    /// Upload sealed segments of the log that the store does not have yet.
+    Export {
+        /// Where the first export starts; later ones continue after the last segment.
+        #[arg(long, value_name = "SEQ")]
+        from: Option<i64>,
+        /// Seal the last segment at this seq even if it is not full.
+        #[arg(long, value_name = "SEQ")]
+        to: Option<i64>,
+        /// Events per segment.
+        #[arg(long, value_name = "N", default_value_t = 100_000)]
+        segment_events: i64,
+    },
+    /// Load the store's log archive into this (empty) node.
+    Import,
 }
 
 #[derive(Debug, Subcommand)]

@@ -23,6 +23,19 @@ pub struct Config {
     pub identity: reprise_media::IdentityConfig,
     pub media: reprise_media::MediaConfig,
     pub storage: reprise_media::StorageConfig,
+    pub snapshots: SnapshotsConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotsConfig {
+    /// Seconds between scheduled snapshots in `reprise run`; 0: none.
+    pub interval_seconds: u64,
+    /// Snapshots kept after each one is taken; 0: all.
+    pub retention: usize,
+    /// With the local backend: where snapshots and log archives go (shared with other nodes, say);
+    /// empty: the media store under `data_dir`.
+    pub local_dir: PathBuf,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -193,6 +206,7 @@ fn parse(table: Table) -> anyhow::Result<Config> {
         identity: section("identity", get("identity"))?,
         media: section("media", get("media"))?,
         storage: section("storage", get("storage"))?,
+        snapshots: section("snapshots", get("snapshots"))?,
     })
 }
 
@@ -265,6 +279,16 @@ fn validate_media(c: &Config) -> anyhow::Result<()> {
 pub fn open_store(c: &Config) -> anyhow::Result<std::sync::Arc<dyn reprise_media::ObjectStore>> {
     reprise_media::open_store(&c.storage, &c.data_dir.join("media"))
         .map_err(|e| anyhow::anyhow!("storage: {e}"))
+}
+
+/// The store snapshots and log archives go to: the configured one, except that with the local backend
+/// `snapshots.local_dir` (when set) replaces the media directory.
+pub fn open_archive_store(c: &Config) -> anyhow::Result<std::sync::Arc<dyn reprise_media::ObjectStore>> {
+    let local = &c.snapshots.local_dir;
+    if local.as_os_str().is_empty() || c.storage.backend != reprise_media::StorageBackend::Local {
+        return open_store(c);
+    }
+    reprise_media::open_store(&c.storage, local).map_err(|e| anyhow::anyhow!("storage: {e}"))
 }
 
 #[cfg(test)]
@@ -371,6 +395,8 @@ mod tests {
             (None, vec![("REPRISE_STORAGE__BACKEND", "s3")], "`storage.s3.bucket` must be set"),
             (None, vec![("REPRISE_STORAGE__S3__PATH_STYLE", "maybe")], "must be true or false"),
             (Some("[storage.s3]\nbucket = 1\n"), vec![], "`storage.s3.bucket` must be a string"),
+            (None, vec![("REPRISE_SNAPSHOTS__RETENTION", "-1")], "configuration `snapshots`"),
+            (Some("[snapshots]\nevery = 5\n"), vec![], "unknown configuration key `snapshots.every`"),
         ] {
             let got = err(file, &vars);
             assert!(got.contains(expected), "{file:?} {vars:?}\n  expected {expected:?}\n  got {got:?}");

@@ -11,7 +11,8 @@
 //! ingest from the test server), `soak` (the `reprise run` binary's RSS over a long paced run with forced
 //! reconnects), `api` (getTracks and getTrack under wrk load vs a trivial axum handler), `media` (blob
 //! fetch + verify vs a plain loopback read, MP3 transcode vs ffmpeg, peak RSS while handling a 100 MB
-//! blob). `generate` writes a fixture file.
+//! blob), `snapshots` (snapshot create and restore, log export and import, each vs a plain copy of the
+//! same file). `generate` writes a fixture file.
 
 mod api;
 mod ingest;
@@ -19,6 +20,7 @@ mod lag;
 mod lexicons;
 mod measure;
 mod media;
+mod snapshots;
 mod soak;
 mod suites;
 
@@ -42,6 +44,7 @@ fn main() {
         "soak" => soak::run(&opts),
         "api" => api::run(&opts),
         "media" => media::run(&opts),
+        "snapshots" => snapshots::run(&opts),
         "all" => suites::log(&opts)
             .and_then(|_| suites::project(&opts))
             .and_then(|_| lexicons::run(&opts))
@@ -56,7 +59,7 @@ fn main() {
 }
 
 const USAGE: &str =
-    "usage: reprise-bench <log|project|lag|lexicons|ingest|soak|api|media|all|generate> [--events N] [--runs N] [--seconds N] [--dir DIR] [--out FILE]
+    "usage: reprise-bench <log|project|lag|lexicons|ingest|soak|api|media|snapshots|all|generate> [--events N] [--runs N] [--seconds N] [--dir DIR] [--out FILE]
   --events N   fixture size (default 1000000); for `api`, the likes (tracks and plays are a tenth)
   --runs N     runs per measurement; the median is reported (default 3)
   --seconds N  for `api`: seconds per wrk run (default 10; needs wrk: scripts/bench-setup); for `soak`:

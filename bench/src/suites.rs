@@ -17,7 +17,7 @@ const SEED: u64 = 20_260_101;
 /// One repo per ~250 events: a few thousand artists and listeners per million events.
 const EVENTS_PER_REPO: u64 = 250;
 
-fn err(e: impl std::fmt::Display) -> String {
+pub(crate) fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
@@ -54,7 +54,7 @@ pub fn generate_to(opts: &Options) -> Result<(), String> {
     Ok(())
 }
 
-fn fresh_dir(path: &Path) -> Result<(), String> {
+pub(crate) fn fresh_dir(path: &Path) -> Result<(), String> {
     if path.exists() {
         std::fs::remove_dir_all(path).map_err(err)?;
     }
@@ -179,13 +179,19 @@ fn scan(data: &Path) -> Result<u64, String> {
     }
 }
 
-pub fn project(opts: &Options) -> Result<(), String> {
+/// The data directory holding a complete log of `--events` events, ingested once and reused.
+pub(crate) fn logged_node(opts: &Options) -> Result<PathBuf, String> {
     let data = log_dir(opts);
     if !data.join("events.db").exists() {
         let fixture = fixture(opts)?;
         fresh_dir(&data)?;
         ingest_into(&fixture, &data)?;
     }
+    Ok(data)
+}
+
+pub fn project(opts: &Options) -> Result<(), String> {
+    let data = logged_node(opts)?;
     let events = LogReader::open(&data).map_err(err)?.head().map_err(err)? as u64;
     let baseline = median_of(opts.runs, || rate(events, || scan(&data).map(|_| ())))?;
     let out = opts.dir.join("rebuilt").join("views.db");

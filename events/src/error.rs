@@ -13,6 +13,8 @@ pub enum LogError {
     EventVersionTooNew { seq: i64, version: i64, supported: i64 },
     #[error("event {seq} is corrupt: {reason}")]
     Corrupt { seq: i64, reason: String },
+    #[error("log segment refused: {0}")]
+    BadSegment(String),
     #[error("the log refuses further appends after a failed commit: {0}")]
     Poisoned(String),
 }

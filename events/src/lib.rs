@@ -16,12 +16,14 @@ mod envelope;
 mod error;
 mod log;
 mod schema;
+mod segment;
 mod upcast;
 
 pub use checkpointer::Checkpointer;
 pub use envelope::{CidCheck, Envelope, EventKind, GapRange, Operation};
 pub use error::LogError;
 pub use log::{AppendOutcome, EventLog, LogReader, NewEvent, SourceCursor};
+pub use segment::{SEGMENT_FORMAT, SegmentInfo, export_segment};
 pub use upcast::{CURRENT_EVENT_VERSION, StoredEvent};
 
 /// File name of the log inside the data directory.

@@ -131,6 +131,20 @@ impl EventLog {
         self.head.subscribe()
     }
 
+    /// The write connection for another module's transaction, unless a failed commit poisoned this handle.
+    pub(crate) fn conn_mut(&mut self) -> Result<&mut Connection, LogError> {
+        match &self.poisoned {
+            Some(reason) => Err(LogError::Poisoned(reason.clone())),
+            None => Ok(&mut self.conn),
+        }
+    }
+
+    /// After another module's commit: nudge the checkpointer and wake readers.
+    pub(crate) fn committed(&mut self, head: i64) {
+        self.checkpointer.committed();
+        self.head.send_replace(head);
+    }
+
     /// A separate read-only connection for a reader in another thread.
     pub fn reader(&self) -> Result<LogReader, LogError> {
         LogReader::open_file(&self.path)

@@ -7,7 +7,13 @@ use crate::LogError;
 /// Version of the log file layout (`PRAGMA user_version`). Bump it with a migration in `migrate`.
 pub(crate) const LOG_FORMAT: i64 = 2;
 
-const DDL: &str = "
+/// Every column of `events`, in table order: what a segment copies.
+pub(crate) const ALL_COLUMNS: &str = "seq, schema_version, received_at_us, source, source_cursor, kind, did, \
+     collection, rkey, operation, rev, cid, event_time_us, upstream_seq, reject_reason, identity, frame, cid_check, \
+     gap_from, gap_to";
+
+/// The two tables, without the log's index and triggers: also the layout of a segment file.
+pub(crate) const TABLES: &str = "
 CREATE TABLE IF NOT EXISTS events (
     seq             INTEGER PRIMARY KEY,
     schema_version  INTEGER NOT NULL,
@@ -30,14 +36,6 @@ CREATE TABLE IF NOT EXISTS events (
     gap_from        INTEGER,
     gap_to          INTEGER
 );
--- Duplicate lookups; an integer key keeps this index small enough to stay in cache.
-CREATE INDEX IF NOT EXISTS events_identity ON events(identity);
-
-CREATE TRIGGER IF NOT EXISTS events_refuse_update BEFORE UPDATE ON events
-BEGIN SELECT RAISE(ABORT, 'the event log is append-only: UPDATE refused'); END;
-CREATE TRIGGER IF NOT EXISTS events_refuse_delete BEFORE DELETE ON events
-BEGIN SELECT RAISE(ABORT, 'the event log is append-only: DELETE refused'); END;
-
 -- One row per source (a Jetstream host, a fixture file): how far it has been read.
 CREATE TABLE IF NOT EXISTS source_cursors (
     source          TEXT PRIMARY KEY,
@@ -45,6 +43,16 @@ CREATE TABLE IF NOT EXISTS source_cursors (
     last_seq        INTEGER NOT NULL,
     updated_at_us   INTEGER NOT NULL
 );
+";
+
+const LOG_ONLY: &str = "
+-- Duplicate lookups; an integer key keeps this index small enough to stay in cache.
+CREATE INDEX IF NOT EXISTS events_identity ON events(identity);
+
+CREATE TRIGGER IF NOT EXISTS events_refuse_update BEFORE UPDATE ON events
+BEGIN SELECT RAISE(ABORT, 'the event log is append-only: UPDATE refused'); END;
+CREATE TRIGGER IF NOT EXISTS events_refuse_delete BEFORE DELETE ON events
+BEGIN SELECT RAISE(ABORT, 'the event log is append-only: DELETE refused'); END;
 ";
 
 /// Opens (creating if needed) a log connection with the pragmas every connection needs.
@@ -81,7 +89,8 @@ fn migrate(conn: &Connection) -> Result<(), LogError> {
              COMMIT;",
         )?;
     }
-    conn.execute_batch(DDL)?;
+    conn.execute_batch(TABLES)?;
+    conn.execute_batch(LOG_ONLY)?;
     if found < LOG_FORMAT {
         conn.execute_batch(&format!("PRAGMA user_version = {LOG_FORMAT}"))?;
     }

@@ -18,7 +18,9 @@ pub mod store;
 pub mod transcode;
 
 pub use config::{IdentityConfig, MediaConfig, S3Config, StorageBackend, StorageConfig, TranscoderKind};
-pub use store::{ByteRange, GetObject, LocalStore, ObjectKey, ObjectMeta, ObjectStore, S3Store, StoreError};
+pub use store::{
+    ByteRange, GetObject, ListedObject, LocalStore, ObjectKey, ObjectMeta, ObjectStore, S3Store, StoreError,
+};
 
 /// The object store `config` names: local files under `local_root`, or the configured S3 bucket.
 pub fn open_store(

@@ -2,29 +2,15 @@
 
 #[path = "support/s3s.rs"]
 mod s3s;
+#[macro_use]
+#[path = "support/backends.rs"]
+mod backends;
 
-use std::any::Any;
 use std::time::Duration;
 
 use bytes::Bytes;
 use reprise_media::store::put_reader;
-use reprise_media::{ByteRange, LocalStore, ObjectKey, ObjectStore, S3Store, StoreError};
-
-struct Fixture {
-    store: Box<dyn ObjectStore>,
-    _guards: Vec<Box<dyn Any>>,
-}
-
-fn local() -> Fixture {
-    let dir = tempfile::tempdir().expect("temp dir");
-    Fixture { store: Box::new(LocalStore::new(dir.path())), _guards: vec![Box::new(dir)] }
-}
-
-fn s3() -> Fixture {
-    let server = s3s::S3sFs::start();
-    let store = S3Store::new(&server.config()).expect("s3 store");
-    Fixture { store: Box::new(store), _guards: vec![Box::new(server)] }
-}
+use reprise_media::{ByteRange, ObjectKey, ObjectStore, StoreError};
 
 fn key(name: &str) -> ObjectKey {
     ObjectKey::new("originals", "bafkreitestcid", name).expect("valid key")
@@ -106,6 +92,38 @@ async fn presigned_urls_serve_the_object_when_offered(store: &dyn ObjectStore) {
     assert_eq!(&response.bytes().await.expect("body")[..], b"presigned body");
 }
 
+async fn list_names_the_objects_under_a_prefix(store: &dyn ObjectStore) {
+    assert_eq!(store.list("snapshots").await.expect("list empty"), vec![]);
+    let put = |prefix: &'static str, cid: &'static str, name: &'static str, len: usize| async move {
+        let key = ObjectKey::new(prefix, cid, name).expect("key");
+        store.put_bytes(&key, Bytes::from(sample(len)), "application/zstd").await.expect("put");
+        key
+    };
+    let b = put("snapshots", "id-2", "data.zst", 10).await;
+    let a = put("snapshots", "id-1", "manifest.json", 3).await;
+    let c = put("snapshots", "id-2", "manifest.json", 0).await;
+    put("snapshotsx", "id-1", "other", 5).await;
+    put("originals", "id-1", "x", 5).await;
+    let listed = store.list("snapshots").await.expect("list");
+    let got: Vec<(String, u64)> = listed.iter().map(|o| (o.key.as_path(), o.size)).collect();
+    assert_eq!(got, vec![(a.as_path(), 3), (b.as_path(), 10), (c.as_path(), 0)]);
+    let err = store.list("../etc").await.expect_err("a prefix cannot escape");
+    assert!(matches!(err, StoreError::InvalidKey(_)), "{err:?}");
+}
+
+async fn delete_removes_the_object_and_tolerates_a_missing_one(store: &dyn ObjectStore) {
+    store.put_bytes(&key("d"), Bytes::from_static(b"bye"), "audio/mpeg").await.expect("put");
+    store.put_bytes(&key("kept"), Bytes::from_static(b"stay"), "audio/mpeg").await.expect("put");
+    store.delete(&key("d")).await.expect("delete");
+    assert!(!store.exists(&key("d")).await.expect("exists"));
+    assert!(matches!(store.get(&key("d"), None).await, Err(StoreError::NotFound)));
+    store.delete(&key("d")).await.expect("deleting again is fine");
+    store.delete(&key("never")).await.expect("deleting a missing key is fine");
+    let names: Vec<String> =
+        store.list("originals").await.expect("list").into_iter().map(|o| o.key.name().to_owned()).collect();
+    assert_eq!(names, ["kept"]);
+}
+
 #[test]
 fn keys_cannot_escape_the_store() {
     for (prefix, cid, name) in
@@ -113,43 +131,27 @@ fn keys_cannot_escape_the_store() {
     {
         assert!(ObjectKey::new(prefix, cid, name).is_err(), "{prefix}/{cid}/{name}");
     }
+    for path in ["a/b", "a/b/c/d", "../b/c", "a//c"] {
+        assert!(ObjectKey::from_path(path).is_err(), "{path}");
+    }
+    assert_eq!(ObjectKey::from_path("a/b/c").expect("valid").as_path(), "a/b/c");
 }
 
-macro_rules! store_suite {
-    ($backend:ident: $($case:ident),* $(,)?) => {
-        mod $backend {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    let fixture = super::$backend();
-                    super::$case(&*fixture.store).await;
-                }
-            )*
-        }
-    };
-}
-
-macro_rules! every_backend {
-    ($($backend:ident),*) => {
-        $(
-            store_suite!($backend:
-                put_then_get_round_trips,
-                ranges_return_the_asked_bytes,
-                head_and_exists_see_only_stored_objects,
-                a_missing_object_is_not_found,
-                put_replaces_the_previous_object,
-                put_file_and_reader_store_their_bytes,
-                presigned_urls_serve_the_object_when_offered,
-            );
-        )*
-    };
-}
-
-every_backend!(local, s3);
+every_backend!(
+    put_then_get_round_trips,
+    ranges_return_the_asked_bytes,
+    head_and_exists_see_only_stored_objects,
+    a_missing_object_is_not_found,
+    put_replaces_the_previous_object,
+    put_file_and_reader_store_their_bytes,
+    presigned_urls_serve_the_object_when_offered,
+    list_names_the_objects_under_a_prefix,
+    delete_removes_the_object_and_tolerates_a_missing_one,
+);
 
 #[tokio::test]
 async fn s3_offers_presigned_urls() {
-    let fixture = s3();
-    let url = fixture.store.presign_get(&key("x"), Duration::from_secs(60)).await.expect("presign");
+    let backend = backends::s3();
+    let url = backend.store.presign_get(&key("x"), Duration::from_secs(60)).await.expect("presign");
     assert!(url.is_some_and(|u| u.contains("X-Amz-Signature")));
 }

@@ -29,7 +29,7 @@ pub use apply::{Ignored, Outcome};
 pub use follow::follow;
 pub use ordering::{Decision, Head, decide};
 pub use plays::name_key;
-pub use rebuild::{RebuildReport, rebuild};
+pub use rebuild::{RebuildReport, install_views, rebuild};
 pub use schema::{VERSION as SCHEMA_VERSION, VIEWS_FILE};
 
 #[derive(Debug, thiserror::Error)]

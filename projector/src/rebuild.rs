@@ -56,12 +56,28 @@ pub fn rebuild(
     crate::tracks::build_search_index(&mut conn)?;
     schema::finish_bulk(&conn)?;
     drop(conn);
+    install_views(&tmp, out)?;
+    Ok(RebuildReport { out: out.to_owned(), report: total })
+}
+
+/// Makes the complete read-model file `tmp` durable and renames it over `out` (a views.db path) in one
+/// step, dropping the old file's WAL and shared-memory files first so they cannot be replayed onto the
+/// new one. Rebuild and snapshot restore both finish through here; the node must not be running.
+pub fn install_views(tmp: &Path, out: &Path) -> Result<(), ProjectorError> {
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| ProjectorError::Io { path, source }
+    };
+    std::fs::File::open(tmp).and_then(|f| f.sync_all()).map_err(io(tmp))?;
     for suffix in ["-wal", "-shm"] {
         let side = PathBuf::from(format!("{}{suffix}", out.display()));
         remove_if_exists(&side).map_err(io(&side))?;
     }
-    std::fs::rename(&tmp, out).map_err(io(out))?;
-    Ok(RebuildReport { out: out.to_owned(), report: total })
+    std::fs::rename(tmp, out).map_err(io(out))?;
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))?;
+    }
+    Ok(())
 }
 
 fn remove_if_exists(path: &Path) -> std::io::Result<()> {

@@ -1,8 +1,10 @@
 //! One function per subcommand. Offline commands are synchronous; `run` and `serve` start tokio.
 
 mod lexicon;
+mod log;
 mod media;
 mod run;
+mod snapshot;
 mod status;
 
 use std::path::Path;
@@ -29,6 +31,8 @@ pub fn dispatch(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Ingest { fixture } => ingest(&config, &fixture)?,
         Command::Project => project(&config)?,
         Command::Rebuild { until, out } => rebuild_cmd(&config, until.as_deref(), out.as_deref())?,
+        Command::Snapshot { command } => snapshot::dispatch(&config, command)?,
+        Command::Log { command } => log::dispatch(&config, command)?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -100,6 +100,7 @@ pub fn run(config: Config, fixture: Option<PathBuf>, jetstream: Vec<String>) -> 
             },
         ));
         let serving = tokio::spawn(serve_http(listener, api, audio_router(&config)?, stopped(stop_rx.clone())));
+        super::snapshot::spawn_schedule(&config, stop_rx.clone())?;
 
         shutdown_signal().await?;
         tracing::info!("shutting down: finishing the current batches");

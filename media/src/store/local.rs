@@ -10,7 +10,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
-use super::{ByteRange, GetObject, ObjectKey, ObjectMeta, ObjectStore, StoreError};
+use super::{ByteRange, GetObject, ListedObject, ObjectKey, ObjectMeta, ObjectStore, StoreError};
 
 const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
 
@@ -121,4 +121,56 @@ impl ObjectStore for LocalStore {
     async fn presign_get(&self, _key: &ObjectKey, _expires: Duration) -> Result<Option<String>, StoreError> {
         Ok(None)
     }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<ListedObject>, StoreError> {
+        // Validate the prefix like a key part so listing can never walk outside the root.
+        ObjectKey::new(prefix, "x", "x")?;
+        let (root, prefix) = (self.root.join(prefix), prefix.to_owned());
+        tokio::task::spawn_blocking(move || list_dir(&root, &prefix))
+            .await
+            .map_err(|e| StoreError::Io(std::io::Error::other(e.to_string())))?
+    }
+
+    async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError> {
+        for path in [self.path_of(key), self.type_path(key)] {
+            match tokio::fs::remove_file(&path).await {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+                _ => {}
+            }
+        }
+        // The per-cid directory goes once empty; failing because something else is left there is fine.
+        let _ = tokio::fs::remove_dir(self.root.join(key.prefix()).join(key.cid())).await;
+        Ok(())
+    }
+}
+
+/// `<root>/<cid>/<name>` files that form valid keys (dot-files are content-type sidecars and temporaries).
+fn list_dir(root: &Path, prefix: &str) -> Result<Vec<ListedObject>, StoreError> {
+    let mut found = Vec::new();
+    let cids = match std::fs::read_dir(root) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(found),
+        Err(e) => return Err(e.into()),
+    };
+    for cid in cids {
+        let cid = cid?;
+        if !cid.file_type()?.is_dir() {
+            continue;
+        }
+        let cid_name = cid.file_name();
+        for file in std::fs::read_dir(cid.path())? {
+            let file = file?;
+            let meta = file.metadata()?;
+            let file_name = file.file_name();
+            let (Some(c), Some(n)) = (cid_name.to_str(), file_name.to_str()) else { continue };
+            if !meta.is_file() {
+                continue;
+            }
+            if let Ok(key) = ObjectKey::new(prefix, c, n) {
+                found.push(ListedObject { key, size: meta.len() });
+            }
+        }
+    }
+    found.sort_by_key(|o| o.key.as_path());
+    Ok(found)
 }

@@ -86,6 +86,15 @@ impl ObjectKey {
         &self.name
     }
 
+    /// Parse a `/`-separated path back into a key (the inverse of [`ObjectKey::as_path`]).
+    pub fn from_path(path: &str) -> Result<Self, StoreError> {
+        let mut parts = path.split('/');
+        match (parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some(prefix), Some(cid), Some(name), None) => Self::new(prefix, cid, name),
+            _ => Err(StoreError::InvalidKey(path.chars().take(64).collect())),
+        }
+    }
+
     /// The key as one `/`-separated path.
     pub fn as_path(&self) -> String {
         format!("{}/{}/{}", self.prefix, self.cid, self.name)
@@ -147,6 +156,20 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
 
     /// A URL a client can GET the object from directly for `expires`, when the backend supports one.
     async fn presign_get(&self, key: &ObjectKey, expires: Duration) -> Result<Option<String>, StoreError>;
+
+    /// Every object whose key has this `prefix` (the key's first part), sorted by key path. Anything under
+    /// the prefix that is not a valid key (a stray file, a foreign object) is skipped.
+    async fn list(&self, prefix: &str) -> Result<Vec<ListedObject>, StoreError>;
+
+    /// Remove an object; removing one that does not exist is not an error.
+    async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError>;
+}
+
+/// One object found by [`ObjectStore::list`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedObject {
+    pub key: ObjectKey,
+    pub size: u64,
 }
 
 /// Store everything `reader` yields under `key`, spooling it through a temporary file first.

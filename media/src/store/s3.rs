@@ -15,7 +15,7 @@ use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use bytes::Bytes;
 use futures_util::StreamExt;
 
-use super::{ByteRange, GetObject, ObjectKey, ObjectMeta, ObjectStore, StoreError};
+use super::{ByteRange, GetObject, ListedObject, ObjectKey, ObjectMeta, ObjectStore, StoreError};
 use crate::config::S3Config;
 
 /// Objects in one bucket of an S3-compatible service.
@@ -165,6 +165,36 @@ impl ObjectStore for S3Store {
             .await
             .map_err(sdk_error)?;
         Ok(Some(presigned.uri().to_owned()))
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<ListedObject>, StoreError> {
+        ObjectKey::new(prefix, "x", "x")?;
+        let mut found = Vec::new();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(format!("{prefix}/"))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(sdk_error)?;
+            for object in page.contents() {
+                let Some(key) = object.key().and_then(|k| ObjectKey::from_path(k).ok()) else { continue };
+                let size = object.size().and_then(|s| u64::try_from(s).ok()).unwrap_or(0);
+                found.push(ListedObject { key, size });
+            }
+        }
+        found.sort_by_key(|o| o.key.as_path());
+        Ok(found)
+    }
+
+    async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError> {
+        match self.client.delete_object().bucket(&self.bucket).key(key.as_path()).send().await {
+            Ok(_) => Ok(()),
+            Err(err) if status_of(&err) == Some(404) => Ok(()),
+            Err(err) => Err(sdk_error(err)),
+        }
     }
 }
 
