@@ -67,6 +67,19 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },
+    /// Fetch whole repos from their PDSes, verify them, and append their records to the log.
+    #[command(group(clap::ArgGroup::new("repos").required(true).args(["did", "collection"])))]
+    Backfill {
+        /// A repo to backfill (repeatable).
+        #[arg(long, value_name = "DID")]
+        did: Vec<String>,
+        /// Backfill every repo the relay lists as holding records of this collection.
+        #[arg(long, value_name = "NSID", requires = "relay", conflicts_with = "did")]
+        collection: Option<String>,
+        /// The relay asked for `com.atproto.sync.listReposByCollection`.
+        #[arg(long, value_name = "URL")]
+        relay: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

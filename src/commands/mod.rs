@@ -1,5 +1,6 @@
 //! One function per subcommand. Offline commands are synchronous; `run` and `serve` start tokio.
 
+mod backfill;
 mod lexicon;
 mod run;
 mod status;
@@ -27,6 +28,9 @@ pub fn dispatch(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Ingest { fixture } => ingest(&config, &fixture)?,
         Command::Project => project(&config)?,
         Command::Rebuild { until, out } => rebuild_cmd(&config, until.as_deref(), out.as_deref())?,
+        Command::Backfill { did, collection, relay } => {
+            return backfill::backfill(&config, did, collection, relay);
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
