@@ -7,8 +7,10 @@
 //! Suites: `log` (durable append vs a plain file with the same fsync policy, and peak RSS while
 //! ingesting), `project` (full rebuild vs a read-only scan of the same log), `lexicons` (record
 //! validation vs serde_json parsing of the same records), `ingest` (live ingest from the test server),
-//! `soak` (the `reprise run` binary's RSS over a long paced run with forced reconnects). `generate` writes a fixture file.
+//! `soak` (the `reprise run` binary's RSS over a long paced run with forced reconnects), `backfill` (a
+//! 10,000-record repo from `getRepo` to durable append vs parsing its CAR). `generate` writes a fixture file.
 
+mod backfill;
 mod ingest;
 mod lexicons;
 mod measure;
@@ -32,6 +34,7 @@ fn main() {
         "lexicons" => lexicons::run(&opts),
         "ingest" => ingest::run(&opts),
         "soak" => soak::run(&opts),
+        "backfill" => backfill::run(&opts),
         "all" => suites::log(&opts).and_then(|_| suites::project(&opts)).and_then(|_| lexicons::run(&opts)),
         "generate" => suites::generate_to(&opts),
         other => Err(format!("unknown suite {other:?}")),
@@ -43,7 +46,7 @@ fn main() {
 }
 
 const USAGE: &str =
-    "usage: reprise-bench <log|project|lexicons|ingest|soak|all|generate> [--events N] [--runs N] [--seconds N] [--dir DIR] [--out FILE]
+    "usage: reprise-bench <log|project|lexicons|ingest|soak|backfill|all|generate> [--events N] [--runs N] [--seconds N] [--dir DIR] [--out FILE]
   --events N   fixture size (default 1000000)
   --seconds N  length of the `soak` run (default 600; soak needs `cargo build --release --bin reprise`)
   --runs N     runs per measurement; the median is reported (default 3)
