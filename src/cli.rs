@@ -68,7 +68,7 @@ pub enum Command {
         out: Option<PathBuf>,
     },
     /// Fetch whole repos from their PDSes, verify them, and append their records to the log.
-    #[command(group(clap::ArgGroup::new("repos").required(true).args(["did", "collection"])))]
+    #[command(group(clap::ArgGroup::new("repos").required(true).args(["did", "collection", "gaps"])))]
     Backfill {
         /// A repo to backfill (repeatable).
         #[arg(long, value_name = "DID")]
@@ -79,6 +79,9 @@ pub enum Command {
         /// The relay asked for `com.atproto.sync.listReposByCollection`.
         #[arg(long, value_name = "URL")]
         relay: Option<String>,
+        /// Repair the log's unrepaired gap events: backfill every repo the log knows.
+        #[arg(long, conflicts_with_all = ["did", "collection"])]
+        gaps: bool,
     },
 }
 

@@ -342,3 +342,44 @@ fn a_newer_live_version_wins_over_the_backfill_in_either_order_and_an_older_one_
     project(&c);
     assert_eq!(title(&c), vec![vec!["Track 0".to_owned()]]);
 }
+
+#[test]
+fn a_gap_in_the_log_backfills_every_repo_the_log_knows_once() {
+    let env = Env::new(100);
+    let known = env.account(70, &tracks(3, 70));
+    let unknown = env.account(71, &tracks(3, 71));
+    let data = env.data();
+    let live = env.dir.path().join("live.jsonl");
+    let frame = FrameBuilder::new(&known.did).track(
+        "create",
+        "3kliveliveli2",
+        &reprise_testkit::tid(1_600_000_000_000_000, 1),
+        "Heard live",
+        "2026-01-02T03:04:05.000Z",
+    );
+    std::fs::write(&live, frame + "\n").unwrap();
+    let out = reprise(&data).arg("ingest").arg("--fixture").arg(&live).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let (_, nothing) = env.backfill(&["--gaps"]);
+    assert_eq!((nothing["gaps"].as_u64(), nothing["repos"].as_u64()), (Some(0), Some(0)), "{nothing}");
+    {
+        let mut log = reprise_events::EventLog::open(&data).unwrap();
+        let gap = reprise_events::NewEvent {
+            envelope: reprise_events::Envelope::gap(reprise_events::GapRange { from: 10, to: 20 }),
+            frame: br#"{"gap":{"reason":"CursorTooOld"}}"#.to_vec(),
+            source_cursor: None,
+            received_at_us: 1,
+        };
+        log.append("wss://jetstream.test/subscribe", &[gap], None).unwrap();
+    }
+    let (out, repaired) = env.backfill(&["--gaps"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(repaired["gaps"].as_u64(), Some(1), "{repaired}");
+    assert_eq!((repaired["done"].as_u64(), repaired["appended"].as_u64()), (Some(1), Some(3)), "{repaired}");
+    assert_eq!(repaired["gaps_repaired"], json!(true));
+    assert_eq!((commit_count(&data, &known.did), env.pds.requests(&unknown.did)), (4, 0));
+    let (_, again) = env.backfill(&["--gaps"]);
+    assert_eq!(again["gaps"].as_u64(), Some(0), "{again}");
+    assert_eq!(env.pds.requests(&known.did), 1);
+}

@@ -6,19 +6,33 @@ use std::time::Duration;
 
 use anyhow::Context;
 use reprise_events::EventLog;
-use reprise_ingest::backfill::{BackfillOptions, HostLimits, PdsClient, RepoOutcome, Target, run_backfill};
+use reprise_ingest::backfill::{
+    BackfillOptions, HostLimits, PdsClient, Progress, RepoOutcome, Target, plan_gap_repair, run_backfill,
+};
 use reprise_media::identity::IdentityResolver;
 use reprise_media::net::{GuardedHttp, NetPolicy};
 
 use crate::config::Config;
 
+/// Which repos the command line asked for.
+pub enum Repos {
+    Target(Target),
+    /// Every repo the log knows, if the log holds gap events not yet repaired.
+    Gaps,
+}
+
+impl Repos {
+    pub fn of(dids: Vec<String>, collection: Option<String>, relay: Option<String>, gaps: bool) -> Self {
+        match (collection, relay) {
+            _ if gaps => Repos::Gaps,
+            (Some(collection), Some(relay)) => Repos::Target(Target::Collection { collection, relay }),
+            _ => Repos::Target(Target::Dids(dids)),
+        }
+    }
+}
+
 /// Exit 0 when every repo is done or skipped, 1 when any was refused or could not be fetched.
-pub fn backfill(
-    config: &Config,
-    dids: Vec<String>,
-    collection: Option<String>,
-    relay: Option<String>,
-) -> anyhow::Result<ExitCode> {
+pub fn backfill(config: &Config, repos: Repos) -> anyhow::Result<ExitCode> {
     let b = &config.backfill;
     let policy =
         NetPolicy { allow_private_networks: config.media.allow_private_networks, allowed_addrs: vec![] };
@@ -42,17 +56,35 @@ pub fn backfill(
         concurrency: b.concurrency,
         batch_size: config.ingest.batch_size,
     };
-    let target = match (collection, relay) {
-        (Some(collection), Some(relay)) => Target::Collection { collection, relay },
-        _ => Target::Dids(dids),
-    };
     let log = EventLog::open(&config.data_dir)?;
+    let (target, repair) = match repos {
+        Repos::Target(target) => (target, None),
+        Repos::Gaps => match plan_gap_repair(&log.reader()?, &Progress::open(&config.data_dir)?)? {
+            Some(plan) => (Target::Dids(plan.dids.clone()), Some(plan)),
+            None => {
+                println!("{}", serde_json::json!({"gaps": 0, "repos": 0, "head": log.head()}));
+                return Ok(ExitCode::SUCCESS);
+            }
+        },
+    };
     let data_dir = config.data_dir.clone();
     let (report, log) = super::run::runtime()?
         .block_on(async move { run_backfill(log, &data_dir, client, target, options, log_outcome).await })?;
     tracing::info!(repos = report.repos, done = report.done, appended = report.appended, "backfill finished");
     let mut summary = serde_json::to_value(&report)?;
     summary["head"] = log.head().into();
+    if let Some(plan) = repair {
+        summary["gaps"] = plan.gaps.into();
+        // Repos that could not be fetched may have missed the gap: leave it to the next run.
+        if report.failed == 0 {
+            Progress::open(&config.data_dir)?.mark_gaps_repaired(
+                plan.through_seq,
+                plan.gaps,
+                report.repos,
+            )?;
+        }
+        summary["gaps_repaired"] = (report.failed == 0).into();
+    }
     println!("{summary}");
     Ok(if report.failed + report.rejected == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

@@ -28,8 +28,8 @@ pub fn dispatch(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Ingest { fixture } => ingest(&config, &fixture)?,
         Command::Project => project(&config)?,
         Command::Rebuild { until, out } => rebuild_cmd(&config, until.as_deref(), out.as_deref())?,
-        Command::Backfill { did, collection, relay } => {
-            return backfill::backfill(&config, did, collection, relay);
+        Command::Backfill { did, collection, relay, gaps } => {
+            return backfill::backfill(&config, backfill::Repos::of(did, collection, relay, gaps));
         }
     }
     Ok(ExitCode::SUCCESS)

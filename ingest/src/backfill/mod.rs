@@ -6,10 +6,12 @@
 //! source `backfill:<pds>`. The projector orders versions by rev, so a live event newer than the
 //! snapshot wins and an older one loses, whichever arrives first. A repo that fails verification
 //! contributes only a rejected event naming the reason. Progress per repo is durable (`progress.rs`),
-//! so an interrupted run resumes and a repo done at its current rev is skipped. The network side
+//! so an interrupted run resumes and a repo done at its current rev is skipped. `gaps.rs` plans the
+//! repair of gap events: a backfill of every repo the log knows. The network side
 //! (`pds.rs`, `run.rs`) needs the `pds` feature.
 
 mod events;
+mod gaps;
 #[cfg(feature = "pds")]
 mod pds;
 mod progress;
@@ -18,6 +20,7 @@ mod run;
 mod verify;
 
 pub use events::{backfill_source, record_events, rejected_event};
+pub use gaps::{GapRepair, plan_gap_repair};
 #[cfg(feature = "pds")]
 pub use pds::{FetchError, HostLimits, PdsClient, RepoHome};
 pub use progress::{PROGRESS_FILE, Progress, RepoProgress, RepoState};

@@ -55,6 +55,10 @@ impl Progress {
              CREATE TABLE IF NOT EXISTS repos (
                 did TEXT PRIMARY KEY, pds TEXT NOT NULL, state TEXT NOT NULL, rev TEXT,
                 records INTEGER NOT NULL DEFAULT 0, reason TEXT, updated_at_us INTEGER NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS gap_repairs (
+                through_seq INTEGER PRIMARY KEY, gaps INTEGER NOT NULL, repos INTEGER NOT NULL,
+                repaired_at_us INTEGER NOT NULL
              );",
         )?;
         Ok(Progress { conn })
@@ -88,6 +92,21 @@ impl Progress {
                     updated_at_us = excluded.updated_at_us",
             )?
             .execute(params![did, pds, state.as_str(), rev, records as i64, reason, crate::now_us()])?;
+        Ok(())
+    }
+
+    /// The last log seq whose gap events have been repaired (0: none).
+    pub fn gaps_repaired_through(&self) -> rusqlite::Result<i64> {
+        self.conn.query_row("SELECT COALESCE(MAX(through_seq), 0) FROM gap_repairs", [], |r| r.get(0))
+    }
+
+    /// Records that every gap event up to `through_seq` has been repaired by backfilling `repos` repos.
+    pub fn mark_gaps_repaired(&self, through_seq: i64, gaps: usize, repos: usize) -> rusqlite::Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO gap_repairs (through_seq, gaps, repos, repaired_at_us) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![through_seq, gaps as i64, repos as i64, crate::now_us()])?;
         Ok(())
     }
 
