@@ -265,8 +265,13 @@ fn kill_9_mid_backfill_then_resume_completes_without_duplicates() {
         cmd.args(["--did", &a.did]);
     }
     let mut running = Running::spawn(&mut cmd);
-    for _ in 0..2 {
-        running.wait_for("a repo backfilled", |v| message(v) == "repo backfilled");
+    for n in 1..=2 {
+        let line = running.wait_for("a repo backfilled", |v| message(v) == "repo backfilled");
+        assert_eq!(
+            (line["fields"]["n"].as_u64(), line["fields"]["of"].as_u64()),
+            (Some(n), Some(6)),
+            "{line}"
+        );
     }
     env.rt.block_on(env.pds.wait_get_repo_requests(6));
     running.signal("KILL");
@@ -382,4 +387,32 @@ fn a_gap_in_the_log_backfills_every_repo_the_log_knows_once() {
     let (_, again) = env.backfill(&["--gaps"]);
     assert_eq!(again["gaps"].as_u64(), Some(0), "{again}");
     assert_eq!(env.pds.requests(&known.did), 1);
+}
+
+#[test]
+fn bad_command_lines_and_limits_are_refused_before_anything_runs() {
+    let env = Env::new(100);
+    let data = env.data();
+    for (args, expected) in [
+        (vec!["backfill"], "required"),
+        (vec!["backfill", "--collection", "fm.plyr.track"], "--relay"),
+        (vec!["backfill", "--gaps", "--did", "did:plc:x"], "cannot be used with"),
+    ] {
+        let out = reprise(&data).args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(expected),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = reprise(&data)
+        .arg("--config")
+        .arg(env.config("concurrency = 0\n"))
+        .args(["backfill", "--did", "did:plc:x"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`backfill.concurrency`"));
+    assert!(!data.join("events.db").exists(), "nothing was opened");
 }

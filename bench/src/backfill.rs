@@ -107,7 +107,7 @@ async fn backfill_once(data: &std::path::Path, pds: &PdsServer, did: &str) -> Re
         batch_size: 1_000,
     };
     let (report, _log) =
-        run_backfill(log, data, client, Target::Dids(vec![did.to_owned()]), options, |_, _| {})
+        run_backfill(log, data, client, Target::Dids(vec![did.to_owned()]), options, |_, _, _| {})
             .await
             .map_err(err)?;
     Ok(report.appended)

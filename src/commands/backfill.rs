@@ -89,14 +89,16 @@ pub fn backfill(config: &Config, repos: Repos) -> anyhow::Result<ExitCode> {
     Ok(if report.failed + report.rejected == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
-/// One log line per repo: the progress display, and what tests synchronise on.
-fn log_outcome(did: &str, outcome: &RepoOutcome) {
+/// One log line per repo, counting settled repos of the total: the progress display (a line per repo
+/// rather than a redrawn bar, so it reads the same in a terminal, a pipe and a JSON log), and what tests
+/// synchronise on.
+fn log_outcome(did: &str, outcome: &RepoOutcome, (n, of): (usize, usize)) {
     match outcome {
         RepoOutcome::Done { rev, records, appended, duplicates } => {
-            tracing::info!(did, rev, records, appended, duplicates, "repo backfilled")
+            tracing::info!(n, of, did, rev, records, appended, duplicates, "repo backfilled")
         }
-        RepoOutcome::Skipped { rev } => tracing::info!(did, rev, "repo already backfilled at its rev"),
-        RepoOutcome::Rejected { reason } => tracing::warn!(did, reason, "repo refused"),
-        RepoOutcome::Failed { reason } => tracing::warn!(did, reason, "repo not fetched"),
+        RepoOutcome::Skipped { rev } => tracing::info!(n, of, did, rev, "repo already backfilled at its rev"),
+        RepoOutcome::Rejected { reason } => tracing::warn!(n, of, did, reason, "repo refused"),
+        RepoOutcome::Failed { reason } => tracing::warn!(n, of, did, reason, "repo not fetched"),
     }
 }

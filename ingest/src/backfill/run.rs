@@ -3,6 +3,7 @@
 //! marks progress, in that order.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use reprise_events::{EventLog, NewEvent};
@@ -89,14 +90,15 @@ struct Writer {
 }
 
 /// Runs a backfill into `log`, keeping progress in `data_dir`. `on_repo` sees each repo's outcome as it
-/// is settled (the command prints a line per repo from it). Returns the totals and the log.
+/// is settled, with how many repos are settled and how many there are (the command prints a line per
+/// repo from it). Returns the totals and the log.
 pub async fn run_backfill(
     log: EventLog,
     data_dir: &Path,
     client: Arc<PdsClient>,
     target: Target,
     options: BackfillOptions,
-    on_repo: impl Fn(&str, &RepoOutcome) + Send + Sync + 'static,
+    on_repo: impl Fn(&str, &RepoOutcome, (usize, usize)) + Send + Sync + 'static,
 ) -> Result<(BackfillReport, EventLog), IngestError> {
     let progress = Progress::open(data_dir)?;
     let dids = match target {
@@ -106,6 +108,10 @@ pub async fn run_backfill(
             .await
             .map_err(|e| IngestError::Config(format!("listing repos at {relay}: {e}")))?,
     };
+    let mut seen = std::collections::HashSet::new();
+    let dids: Vec<String> = dids.into_iter().filter(|d| seen.insert(d.clone())).collect();
+    let total = dids.len();
+    let settled = Arc::new(AtomicUsize::new(0));
     let writer = Arc::new(Mutex::new(Writer { log, progress }));
     let options = Arc::new(options);
     let slots = Arc::new(Semaphore::new(options.concurrency.max(1)));
@@ -114,13 +120,13 @@ pub async fn run_backfill(
     let mut report = BackfillReport::default();
     for did in dids {
         let permit = slots.clone().acquire_owned().await.expect("never closed");
-        let (client, writer, options, on_repo) =
-            (client.clone(), writer.clone(), options.clone(), on_repo.clone());
+        let (client, writer, options, on_repo, settled) =
+            (client.clone(), writer.clone(), options.clone(), on_repo.clone(), settled.clone());
         tasks.spawn(async move {
             let _permit = permit;
             let outcome = backfill_repo(&client, &writer, &options, &did).await;
             if let Ok(o) = &outcome {
-                on_repo(&did, o);
+                on_repo(&did, o, (settled.fetch_add(1, Ordering::Relaxed) + 1, total));
             }
             outcome
         });
