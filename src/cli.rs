@@ -82,6 +82,22 @@ pub enum Command {
         #[command(subcommand)]
         command: LogCommand,
     },
+    /// Fetch whole repos from their PDSes, verify them, and append their records to the log.
+    #[command(group(clap::ArgGroup::new("repos").required(true).args(["did", "collection", "gaps"])))]
+    Backfill {
+        /// A repo to backfill (repeatable).
+        #[arg(long, value_name = "DID")]
+        did: Vec<String>,
+        /// Backfill every repo the relay lists as holding records of this collection.
+        #[arg(long, value_name = "NSID", requires = "relay", conflicts_with = "did")]
+        collection: Option<String>,
+        /// The relay asked for `com.atproto.sync.listReposByCollection`.
+        #[arg(long, value_name = "URL")]
+        relay: Option<String>,
+        /// Repair the log's unrepaired gap events: backfill every repo the log knows.
+        #[arg(long, conflicts_with_all = ["did", "collection"])]
+        gaps: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -24,6 +24,7 @@ pub struct Config {
     pub media: reprise_media::MediaConfig,
     pub storage: reprise_media::StorageConfig,
     pub snapshots: SnapshotsConfig,
+    pub backfill: BackfillConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -36,6 +37,19 @@ pub struct SnapshotsConfig {
     /// With the local backend: where snapshots and log archives go (shared with other nodes, say);
     /// empty: the media store under `data_dir`.
     pub local_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackfillConfig {
+    pub max_repo_bytes: u64,
+    pub concurrency: usize,
+    pub host_concurrency: usize,
+    pub host_requests_per_second: f64,
+    pub retries: u32,
+    pub backoff_initial_ms: u64,
+    pub connect_timeout_ms: u64,
+    pub read_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -207,6 +221,7 @@ fn parse(table: Table) -> anyhow::Result<Config> {
         media: section("media", get("media"))?,
         storage: section("storage", get("storage"))?,
         snapshots: section("snapshots", get("snapshots"))?,
+        backfill: section("backfill", get("backfill"))?,
     })
 }
 
@@ -247,6 +262,7 @@ fn validate(c: &Config) -> anyhow::Result<()> {
         }
     }
     validate_media(c)?;
+    validate_backfill(&c.backfill)?;
     tracing_subscriber::EnvFilter::try_new(&c.log.level)
         .map_err(|e| anyhow::anyhow!("configuration key `log.level` is not a valid filter: {e}"))?;
     Ok(())
@@ -271,6 +287,24 @@ fn validate_media(c: &Config) -> anyhow::Result<()> {
     }
     if c.storage.backend == reprise_media::StorageBackend::S3 && c.storage.s3.bucket.is_empty() {
         bail!("configuration key `storage.s3.bucket` must be set when `storage.backend` is \"s3\"");
+    }
+    Ok(())
+}
+
+fn validate_backfill(b: &BackfillConfig) -> anyhow::Result<()> {
+    for (key, value, max) in [
+        ("backfill.concurrency", b.concurrency as u64, 256),
+        ("backfill.host_concurrency", b.host_concurrency as u64, 64),
+        ("backfill.max_repo_bytes", b.max_repo_bytes, 16 << 30),
+        ("backfill.connect_timeout_ms", b.connect_timeout_ms, 600_000),
+        ("backfill.read_timeout_ms", b.read_timeout_ms, 600_000),
+    ] {
+        if value == 0 || value > max {
+            bail!("configuration key `{key}` must be from 1 to {max}, got {value}");
+        }
+    }
+    if !(b.host_requests_per_second > 0.0 && b.host_requests_per_second <= 10_000.0) {
+        bail!("configuration key `backfill.host_requests_per_second` must be above 0 and at most 10000");
     }
     Ok(())
 }

@@ -12,9 +12,10 @@
 //! reconnects), `api` (getTracks and getTrack under wrk load vs a trivial axum handler), `media` (blob
 //! fetch + verify vs a plain loopback read, MP3 transcode vs ffmpeg, peak RSS while handling a 100 MB
 //! blob), `snapshots` (snapshot create and restore, log export and import, each vs a plain copy of the
-//! same file). `generate` writes a fixture file.
+//! same file), `backfill` (a 10,000-record repo from `getRepo` to durable append vs parsing its CAR). `generate` writes a fixture file.
 
 mod api;
+mod backfill;
 mod ingest;
 mod lag;
 mod lexicons;
@@ -42,6 +43,7 @@ fn main() {
         "lexicons" => lexicons::run(&opts),
         "ingest" => ingest::run(&opts),
         "soak" => soak::run(&opts),
+        "backfill" => backfill::run(&opts),
         "api" => api::run(&opts),
         "media" => media::run(&opts),
         "snapshots" => snapshots::run(&opts),
@@ -59,7 +61,7 @@ fn main() {
 }
 
 const USAGE: &str =
-    "usage: reprise-bench <log|project|lag|lexicons|ingest|soak|api|media|snapshots|all|generate> [--events N] [--runs N] [--seconds N] [--dir DIR] [--out FILE]
+    "usage: reprise-bench <log|project|lag|lexicons|ingest|soak|api|media|snapshots|backfill|all|generate> [--events N] [--runs N] [--seconds N] [--dir DIR] [--out FILE]
   --events N   fixture size (default 1000000); for `api`, the likes (tracks and plays are a tenth)
   --runs N     runs per measurement; the median is reported (default 3)
   --seconds N  for `api`: seconds per wrk run (default 10; needs wrk: scripts/bench-setup); for `soak`:

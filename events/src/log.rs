@@ -342,4 +342,26 @@ impl LogReader {
     pub fn cursors(&self) -> Result<Vec<SourceCursor>, LogError> {
         all_cursors(&self.conn)
     }
+
+    /// Events of one kind with `seq > after`, in seq order (a scan: for rare kinds such as gaps).
+    pub fn read_kind_after(&self, kind: EventKind, after: i64) -> Result<Vec<StoredEvent>, LogError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM events WHERE kind = ?1 AND seq > ?2 ORDER BY seq"
+        ))?;
+        let mut rows = stmt.query(params![kind.as_str(), after])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(decode(row)?);
+        }
+        Ok(out)
+    }
+
+    /// Every DID that has an event of `kind` in the log, sorted.
+    pub fn dids_with(&self, kind: EventKind) -> Result<Vec<String>, LogError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT DISTINCT did FROM events WHERE kind = ?1 AND did IS NOT NULL ORDER BY did",
+        )?;
+        let rows = stmt.query_map([kind.as_str()], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
 }

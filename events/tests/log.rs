@@ -184,3 +184,28 @@ fn a_log_file_from_a_newer_build_is_refused() {
     let err = EventLog::open(dir.path()).unwrap_err();
     assert!(matches!(err, LogError::FormatTooNew { found: 9, supported: 2 }), "{err}");
 }
+
+#[test]
+fn events_of_one_kind_and_the_dids_behind_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = EventLog::open(dir.path()).unwrap();
+    let gap = |from| NewEvent {
+        envelope: Envelope::gap(reprise_events::GapRange { from, to: from + 10 }),
+        frame: b"{}".to_vec(),
+        source_cursor: None,
+        received_at_us: 1_000,
+    };
+    let mut other = commit("2", "3b", Operation::Create);
+    other.envelope.did = Some("did:plc:b".into());
+    let batch = [gap(1), commit("1", "3a", Operation::Create), rejected(3, b"x"), gap(50), other];
+    log.append("h", &batch, None).unwrap();
+    let reader = log.reader().unwrap();
+    let gaps = reader.read_kind_after(EventKind::Gap, 0).unwrap();
+    assert_eq!(
+        gaps.iter().map(|e| (e.seq, e.envelope.gap.unwrap().from)).collect::<Vec<_>>(),
+        [(1, 1), (4, 50)]
+    );
+    assert_eq!(reader.read_kind_after(EventKind::Gap, 1).unwrap().len(), 1);
+    assert_eq!(reader.dids_with(EventKind::Commit).unwrap(), ["did:plc:a", "did:plc:b"]);
+    assert!(reader.dids_with(EventKind::Rejected).unwrap().is_empty());
+}

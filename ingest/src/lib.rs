@@ -5,6 +5,7 @@
 //! batches together with the source's cursor. Nothing is dropped: a frame that cannot be understood is
 //! appended as a rejected event carrying the reason.
 
+pub mod backfill;
 mod bodies;
 mod cid;
 mod fixture;
@@ -31,6 +32,8 @@ pub enum IngestError {
     Log(#[from] reprise_events::LogError),
     #[error("{0}")]
     Config(String),
+    #[error("backfill progress: {0}")]
+    Progress(#[from] rusqlite::Error),
 }
 
 /// Unix microseconds now, the receive time stamped on every event.

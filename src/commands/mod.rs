@@ -1,5 +1,6 @@
 //! One function per subcommand. Offline commands are synchronous; `run` and `serve` start tokio.
 
+mod backfill;
 mod lexicon;
 mod log;
 mod media;
@@ -33,6 +34,9 @@ pub fn dispatch(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Rebuild { until, out } => rebuild_cmd(&config, until.as_deref(), out.as_deref())?,
         Command::Snapshot { command } => snapshot::dispatch(&config, command)?,
         Command::Log { command } => log::dispatch(&config, command)?,
+        Command::Backfill { did, collection, relay, gaps } => {
+            return backfill::backfill(&config, backfill::Repos::of(did, collection, relay, gaps));
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

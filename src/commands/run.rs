@@ -171,7 +171,7 @@ fn api_state(config: &Config, metrics: Option<reprise_query_api::MetricsSource>)
     Ok(AppState::with_options(views, log, options, metrics)?)
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
 }
 
