@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reprise_events::{EventLog, NewEvent};
+use reprise_ingest::now_us;
 use reprise_projector::{Catalog, Projector};
 use reprise_testkit::{Mix, generate};
 use tokio::sync::watch;
@@ -52,10 +53,6 @@ fn events(n: u64, seed: u64) -> Result<Vec<NewEvent>, String> {
             }
         })
         .collect())
-}
-
-fn now_us() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
 }
 
 /// One measurement in a fresh `dir`.

@@ -46,7 +46,7 @@ pub async fn get_tracks(State(state): State<AppState>, Query(q): Params) -> Resu
                     track_view(),
                     filters.join(" AND ")
                 );
-                page::rows(conn, &sql, &args, |r| Ok((json_col(r, 0)?, Keyset::new(&[r.get(1)?], &r.get::<_, String>(2)?))))?
+                page::rows(conn, &sql, &args, page::view_at_time_and_uri)?
             } else {
                 let since = match period {
                     "day" => 86_400,
@@ -74,7 +74,7 @@ pub async fn get_tracks(State(state): State<AppState>, Query(q): Params) -> Resu
                     hl = hidden("l.did"),
                     filters = filters.join(" AND "),
                 );
-                page::rows(conn, &sql, &args, |r| Ok((json_col(r, 0)?, Keyset::new(&[r.get(1)?], &r.get::<_, String>(2)?))))?
+                page::rows(conn, &sql, &args, page::view_at_time_and_uri)?
             };
             Ok(page::finish("tracks", rows, limit))
         })
@@ -83,7 +83,7 @@ pub async fn get_tracks(State(state): State<AppState>, Query(q): Params) -> Resu
 }
 
 pub async fn get_track(State(state): State<AppState>, Query(q): Params) -> Result<Json<Value>, ApiError> {
-    let raw = get(&q, "uri").ok_or_else(|| ApiError::invalid("uri is required"))?;
+    let raw = params::required(&q, "uri")?;
     let uri = params::record_uri(raw, "fm.plyr.track")?;
     state
         .pool
@@ -110,7 +110,7 @@ fn fts_query(q: &str) -> Option<String> {
 }
 
 pub async fn search_tracks(State(state): State<AppState>, Query(q): Params) -> Result<Json<Value>, ApiError> {
-    let text = params::text("q", get(&q, "q").ok_or_else(|| ApiError::invalid("q is required"))?)?;
+    let text = params::text("q", params::required(&q, "q")?)?;
     let limit = params::limit(get(&q, "limit"))?;
     // Ranks are not stable keys (they move as the corpus changes), so search pages by offset.
     let offset = Keyset::decode(get(&q, "cursor"), 1)?.map(|k| k.nums[0].max(0)).unwrap_or(0);
@@ -149,8 +149,7 @@ pub async fn get_actor_likes(
     State(state): State<AppState>,
     Query(q): Params,
 ) -> Result<Json<Value>, ApiError> {
-    let actor =
-        params::actor("actor", get(&q, "actor").ok_or_else(|| ApiError::invalid("actor is required"))?)?;
+    let actor = params::required_actor(&q)?;
     let limit = params::limit(get(&q, "limit"))?;
     let (at, key) = FeedCursor::position(get(&q, "cursor"))?;
     state
@@ -171,7 +170,7 @@ pub async fn get_actor_likes(
             );
             let args: Vec<Box<dyn ToSql + Send>> =
                 vec![Box::new(did), Box::new(at), Box::new(key), Box::new(i64::from(limit) + 1)];
-            let rows = page::rows(conn, &sql, &args, |r| Ok((json_col(r, 0)?, Keyset::new(&[r.get(1)?], &r.get::<_, String>(2)?))))?;
+            let rows = page::rows(conn, &sql, &args, page::view_at_time_and_uri)?;
             Ok(page::finish("tracks", rows, limit))
         })
         .await

@@ -18,7 +18,7 @@ pub async fn get_record_history(
     State(state): State<AppState>,
     Query(q): Params,
 ) -> Result<Json<Value>, ApiError> {
-    let raw = get(&q, "uri").ok_or_else(|| ApiError::invalid("uri is required"))?;
+    let raw = params::required(&q, "uri")?;
     let uri = params::record_uri_in(raw, &["fm.plyr.", "fm.teal."], "fm.plyr.* or fm.teal.*")?;
     history(state, &q, "a.uri", uri).await
 }
@@ -27,8 +27,7 @@ pub async fn get_actor_history(
     State(state): State<AppState>,
     Query(q): Params,
 ) -> Result<Json<Value>, ApiError> {
-    let actor =
-        params::actor("actor", get(&q, "actor").ok_or_else(|| ApiError::invalid("actor is required"))?)?;
+    let actor = params::required_actor(&q)?;
     let limit = params::limit(get(&q, "limit"))?;
     let after = Keyset::decode(get(&q, "cursor"), 1)?.map(|k| k.nums[0]);
     state

@@ -7,7 +7,7 @@ use axum::extract::{Query, State};
 use rusqlite::{OptionalExtension, ToSql};
 use serde_json::{Value, json};
 
-use crate::params::{self, FeedCursor, Keyset, get};
+use crate::params::{self, FeedCursor, get};
 use crate::views::{actor_ref, hidden, json_col, resolve_actor, track_view};
 use crate::{ApiError, AppState, page};
 
@@ -22,8 +22,7 @@ fn list_view() -> String {
 }
 
 pub async fn get_lists(State(state): State<AppState>, Query(q): Params) -> Result<Json<Value>, ApiError> {
-    let actor =
-        params::actor("actor", get(&q, "actor").ok_or_else(|| ApiError::invalid("actor is required"))?)?;
+    let actor = params::required_actor(&q)?;
     let list_type = params::choice("listType", get(&q, "listType"), &["any", "playlist", "album", "liked"])?;
     let limit = params::limit(get(&q, "limit"))?;
     let (at, key) = FeedCursor::position(get(&q, "cursor"))?;
@@ -46,9 +45,7 @@ pub async fn get_lists(State(state): State<AppState>, Query(q): Params) -> Resul
                 Box::new(key),
                 Box::new(i64::from(limit) + 1),
             ];
-            let rows = page::rows(conn, &sql, &args, |r| {
-                Ok((json_col(r, 0)?, Keyset::new(&[r.get(1)?], &r.get::<_, String>(2)?)))
-            })?;
+            let rows = page::rows(conn, &sql, &args, page::view_at_time_and_uri)?;
             Ok(page::finish("lists", rows, limit))
         })
         .await
@@ -56,10 +53,7 @@ pub async fn get_lists(State(state): State<AppState>, Query(q): Params) -> Resul
 }
 
 pub async fn get_list(State(state): State<AppState>, Query(q): Params) -> Result<Json<Value>, ApiError> {
-    let uri = params::record_uri(
-        get(&q, "uri").ok_or_else(|| ApiError::invalid("uri is required"))?,
-        "fm.plyr.list",
-    )?;
+    let uri = params::record_uri(params::required(&q, "uri")?, "fm.plyr.list")?;
     state
         .pool
         .run(move |conn| {
@@ -128,7 +122,7 @@ pub async fn get_plays(State(state): State<AppState>, Query(q): Params) -> Resul
                 h = hidden("p.did"),
             );
             let args: Vec<Box<dyn ToSql + Send>> = vec![Box::new(subject), Box::new(at), Box::new(key), Box::new(i64::from(limit) + 1)];
-            let rows = page::rows(conn, &sql, &args, |r| Ok((json_col(r, 0)?, Keyset::new(&[r.get(1)?], &r.get::<_, String>(2)?))))?;
+            let rows = page::rows(conn, &sql, &args, page::view_at_time_and_uri)?;
             Ok(page::finish("plays", rows, limit))
         })
         .await
@@ -139,8 +133,7 @@ pub async fn get_now_playing(
     State(state): State<AppState>,
     Query(q): Params,
 ) -> Result<Json<Value>, ApiError> {
-    let actor =
-        params::actor("actor", get(&q, "actor").ok_or_else(|| ApiError::invalid("actor is required"))?)?;
+    let actor = params::required_actor(&q)?;
     state
         .pool
         .run(move |conn| {

@@ -7,6 +7,11 @@ use serde_json::{Map, Value};
 use crate::ApiError;
 use crate::params::Keyset;
 
+/// The usual row shape: the view as JSON, then the time and URI it is ordered by.
+pub fn view_at_time_and_uri(r: &Row<'_>) -> rusqlite::Result<(Value, Keyset)> {
+    Ok((crate::views::json_col(r, 0)?, Keyset::new(&[r.get(1)?], &r.get::<_, String>(2)?)))
+}
+
 /// Runs `sql` with `args`, mapping each row to a view and its position.
 pub fn rows(
     conn: &Connection,

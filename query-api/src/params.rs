@@ -10,6 +10,19 @@ pub fn get<'a>(q: &'a std::collections::HashMap<String, String>, name: &str) -> 
     q.get(name).map(String::as_str)
 }
 
+/// A parameter the query cannot do without.
+pub fn required<'a>(
+    q: &'a std::collections::HashMap<String, String>,
+    name: &str,
+) -> Result<&'a str, ApiError> {
+    get(q, name).ok_or_else(|| ApiError::invalid(format!("{name} is required")))
+}
+
+/// The required `actor` parameter: a DID or a handle.
+pub fn required_actor(q: &std::collections::HashMap<String, String>) -> Result<Actor, ApiError> {
+    actor("actor", required(q, "actor")?)
+}
+
 pub const DEFAULT_LIMIT: u32 = 50;
 pub const MAX_LIMIT: u32 = 100;
 

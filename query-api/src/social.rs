@@ -14,7 +14,7 @@ use crate::{ApiError, AppState, page};
 type Params = Query<HashMap<String, String>>;
 
 fn track_uri(q: &HashMap<String, String>) -> Result<String, ApiError> {
-    params::record_uri(get(q, "uri").ok_or_else(|| ApiError::invalid("uri is required"))?, "fm.plyr.track")
+    params::record_uri(params::required(q, "uri")?, "fm.plyr.track")
 }
 
 pub async fn get_likes(State(state): State<AppState>, Query(q): Params) -> Result<Json<Value>, ApiError> {
@@ -36,7 +36,7 @@ pub async fn get_likes(State(state): State<AppState>, Query(q): Params) -> Resul
                 h = hidden("l.did"),
             );
             let args: Vec<Box<dyn ToSql + Send>> = vec![Box::new(uri), Box::new(at), Box::new(key), Box::new(i64::from(limit) + 1)];
-            let rows = page::rows(conn, &sql, &args, |r| Ok((json_col(r, 0)?, Keyset::new(&[r.get(1)?], &r.get::<_, String>(2)?))))?;
+            let rows = page::rows(conn, &sql, &args, page::view_at_time_and_uri)?;
             Ok(page::finish("likes", rows, limit))
         })
         .await
@@ -105,7 +105,7 @@ pub async fn get_activity(State(state): State<AppState>, Query(q): Params) -> Re
                 hs = hidden("s.did"),
             );
             let args: Vec<Box<dyn ToSql + Send>> = vec![Box::new(at), Box::new(key), Box::new(i64::from(limit) + 1)];
-            let rows = page::rows(conn, &sql, &args, |r| Ok((json_col(r, 0)?, Keyset::new(&[r.get(1)?], &r.get::<_, String>(2)?))))?;
+            let rows = page::rows(conn, &sql, &args, page::view_at_time_and_uri)?;
             Ok(page::finish("events", rows, limit))
         })
         .await
@@ -113,8 +113,7 @@ pub async fn get_activity(State(state): State<AppState>, Query(q): Params) -> Re
 }
 
 pub async fn get_artist(State(state): State<AppState>, Query(q): Params) -> Result<Json<Value>, ApiError> {
-    let actor =
-        params::actor("actor", get(&q, "actor").ok_or_else(|| ApiError::invalid("actor is required"))?)?;
+    let actor = params::required_actor(&q)?;
     state
         .pool
         .run(move |conn| {

@@ -14,6 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
 use reprise_events::{Envelope, EventLog, NewEvent};
+use reprise_ingest::now_us;
 use reprise_media::identity::IdentityResolver;
 use reprise_media::jobs::{JobEvents, JobRunner, JobState, MediaJob};
 use reprise_media::net::{GuardedHttp, NetPolicy};
@@ -31,10 +32,6 @@ pub const SOURCE: &str = "media";
 
 /// How often the worker looks for work when nothing wakes it (retries due, `media retry` from outside).
 const POLL: Duration = Duration::from_secs(1);
-
-fn now_us() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or_default()
-}
 
 /// One media event for the log.
 fn media_event(cid: &str, did: &str, uri: Option<&str>, state: &serde_json::Value, manual: bool) -> NewEvent {
