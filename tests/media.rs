@@ -8,21 +8,18 @@
 mod support;
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
 
 use reprise_media::fetch::blob_cid_of;
 use reprise_testkit::FrameBuilder;
 use reprise_testkit::audio::{ffmpeg_convert, write_sine_wav};
 use reprise_testkit::http_server::{Reply, TestServer};
 use serde_json::{Value, json};
-use support::{Running, get, reprise};
+use support::{Running, eventually, fetch, get, reprise};
 
 const DID: &str = "did:plc:ewvi7nxzyoun6zhxrhs64oiz";
-const DEADLINE: Duration = Duration::from_secs(120);
 
 /// The PLC directory and the PDS, on one or two local servers.
 struct Network {
@@ -110,18 +107,6 @@ fn run(data: &Path, fixture: &Path, net: &Network, private: bool) -> Running {
     Running::spawn(cmd.args(["--listen", "127.0.0.1:0", "run", "--fixture"]).arg(fixture))
 }
 
-/// Polls `probe` until it returns something, failing after the deadline.
-fn eventually<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
-    let started = Instant::now();
-    loop {
-        if let Some(v) = probe() {
-            return v;
-        }
-        assert!(started.elapsed() < DEADLINE, "gave up waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 /// The track's view once it lists a rendition.
 fn rendered(addr: &str, rkey: &str) -> Value {
     eventually(&format!("a rendition of {rkey}"), || {
@@ -141,25 +126,6 @@ fn media_history(addr: &str, rkey: &str) -> Vec<String> {
         .filter(|e| e["kind"] == "media")
         .map(|e| e["reason"].as_str().unwrap_or_default().to_owned())
         .collect()
-}
-
-/// A raw GET: status, headers (lowercased names) and body bytes.
-fn fetch(addr: &str, path: &str, range: Option<&str>) -> (u16, HashMap<String, String>, Vec<u8>) {
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    let range = range.map(|r| format!("Range: {r}\r\n")).unwrap_or_default();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{range}Connection: close\r\n\r\n").unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let mut lines = head.lines();
-    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect::<HashMap<_, _>>();
-    assert!(!headers.contains_key("transfer-encoding"), "audio is sent with a length");
-    (status, headers, raw[split + 4..].to_vec())
 }
 
 fn audio_files(dir: &Path) -> (Vec<u8>, Vec<u8>, Vec<u8>) {

@@ -125,7 +125,11 @@ pub(crate) fn apply_identity(
     event: &StoredEvent,
     seen: &mut SeenCache,
 ) -> Result<Outcome, ProjectorError> {
-    let (Some(did), Some(useq)) = (event.envelope.did.as_deref(), event.envelope.upstream_seq) else {
+    let useq = event.envelope.upstream_seq;
+    // Only a backfill may leave out the upstream seq: it carries what the DID document claimed.
+    let Some(did) =
+        event.envelope.did.as_deref().filter(|_| useq.is_some() || event.source.starts_with("backfill:"))
+    else {
         return Ok(Outcome::Ignored(Ignored::Rejected("identity event without did or seq".into())));
     };
     let body = match reprise_ingest::identity_body(&event.frame) {
@@ -133,7 +137,9 @@ pub(crate) fn apply_identity(
         Err(reason) => return Ok(Outcome::Ignored(Ignored::Rejected(reason))),
     };
     touch(tx, seen, did, event.received_at_us)?;
-    if seen_seq(tx, "identity_seq", did)?.is_some_and(|cur| useq <= cur) {
+    // A sequenced identity event outranks an older one and every DID-document claim; a claim only fills
+    // in the handle of an account no stream has told us about.
+    if seen_seq(tx, "identity_seq", did)?.is_some_and(|cur| useq.is_none_or(|useq| useq <= cur)) {
         return Ok(Outcome::Ignored(Ignored::OlderSeq));
     }
     // An identity event without a handle means the handle no longer verifies: forget it.

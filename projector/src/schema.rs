@@ -8,7 +8,7 @@ use rusqlite::{Connection, OpenFlags};
 use crate::ProjectorError;
 
 /// Bump with any change below, and describe the change in SCHEMA.md.
-pub const VERSION: i64 = 5;
+pub const VERSION: i64 = 6;
 
 /// File name of the read models inside the data directory.
 pub const VIEWS_FILE: &str = "views.db";
@@ -43,7 +43,7 @@ CREATE TABLE IF NOT EXISTS handle_history (
     did           TEXT NOT NULL,
     seq           INTEGER NOT NULL,
     handle        TEXT,
-    upstream_seq  INTEGER NOT NULL,
+    upstream_seq  INTEGER,
     time          TEXT,
     PRIMARY KEY (did, seq)
 ) WITHOUT ROWID;

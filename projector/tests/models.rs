@@ -122,6 +122,45 @@ fn handles_follow_identity_events_in_upstream_order_and_keep_history() {
 }
 
 #[test]
+fn a_backfilled_did_document_fills_in_a_handle_but_never_outranks_an_identity_event() {
+    use reprise_ingest::backfill::{backfill_source, identity_event};
+    let pds = "https://pds.example.com";
+    let claim =
+        |did: &str, rev: &str, handle: &str| identity_event(did, rev, handle, pds, 1_779_800_000_000_000);
+    let mut w = World::new();
+    // Known only from backfill: the document's claim is the handle.
+    w.given_from(&backfill_source(pds), &[claim(FAN, "3kaaaaaaaaaa2", "Fan.Example.com")]);
+    w.project(100);
+    assert_eq!(w.one(&format!("SELECT handle FROM actors WHERE did = '{FAN}'")), "fan.example.com");
+    // A live identity event replaces it, and a later claim (even from a newer repo rev) does not undo that.
+    w.given(&[identity(FAN, 3, Some("fan.live.example.com"))]);
+    w.given_from(&backfill_source(pds), &[claim(FAN, "3kaaaaaaaaab2", "fan.stale.example.com")]);
+    // The same claim from an ingest source without a seq is not trusted at all.
+    w.given_from(
+        "wss://jetstream.example.com/subscribe",
+        &[claim(ARTIST, "3kaaaaaaaaaa2", "artist.example.com")],
+    );
+    w.project(100);
+    assert_eq!(w.one(&format!("SELECT handle FROM actors WHERE did = '{FAN}'")), "fan.live.example.com");
+    assert_eq!(
+        w.rows("SELECT handle || ' ' || COALESCE(upstream_seq, 'claim') FROM handle_history ORDER BY seq"),
+        ["fan.example.com claim", "fan.live.example.com 3"]
+    );
+    assert_eq!(
+        w.rows(&format!("SELECT handle FROM actors WHERE did = '{ARTIST}' AND handle IS NOT NULL")),
+        Vec::<String>::new()
+    );
+    let reasons = w.rows(
+        "SELECT outcome || ': ' || COALESCE(reason, '') FROM audit WHERE kind = 'identity' ORDER BY seq",
+    );
+    assert_eq!(reasons[2], "ignored: older seq", "{reasons:?}");
+    assert!(
+        reasons[3].starts_with("ignored: rejected by ingest: identity event without did or seq"),
+        "{reasons:?}"
+    );
+}
+
+#[test]
 fn a_list_keeps_record_order_and_items_whose_track_is_missing() {
     let mut w = World::new();
     let (mut artist, mut fan) = (FrameBuilder::new(ARTIST), FrameBuilder::new(FAN));

@@ -2,9 +2,11 @@
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Lines};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Lines, Read, Write};
 use std::path::Path;
 use std::process::{Child, ChildStderr, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 /// `reprise` with a data dir and no inherited REPRISE_* configuration.
 pub fn reprise(data_dir: &Path) -> Command {
@@ -80,7 +82,6 @@ pub fn message(v: &serde_json::Value) -> &str {
 
 /// A minimal HTTP/1.1 GET over a std TcpStream: status and JSON body.
 pub fn get(addr: &str, path: &str) -> (u16, serde_json::Value) {
-    use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(addr).expect("connect");
     write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
     let mut raw = Vec::new();
@@ -134,4 +135,38 @@ pub fn log_rows(data_dir: &Path) -> Vec<String> {
     .unwrap()
     .map(Result::unwrap)
     .collect()
+}
+
+/// How long `eventually` waits: media jobs and live ingest on a loaded 2-core machine.
+pub const EVENTUALLY: Duration = Duration::from_secs(120);
+
+/// Polls `probe` until it returns something, failing after `EVENTUALLY`.
+pub fn eventually<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let started = Instant::now();
+    loop {
+        if let Some(v) = probe() {
+            return v;
+        }
+        assert!(started.elapsed() < EVENTUALLY, "gave up waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A raw GET: status, headers (lowercased names) and body bytes.
+pub fn fetch(addr: &str, path: &str, range: Option<&str>) -> (u16, HashMap<String, String>, Vec<u8>) {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let range = range.map(|r| format!("Range: {r}\r\n")).unwrap_or_default();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{range}Connection: close\r\n\r\n").unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.lines();
+    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect::<HashMap<_, _>>();
+    assert!(!headers.contains_key("transfer-encoding"), "audio is sent with a length");
+    (status, headers, raw[split + 4..].to_vec())
 }

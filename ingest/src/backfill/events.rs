@@ -48,6 +48,28 @@ pub fn record_events(repo: &VerifiedRepo, pds: &str, received_at_us: i64) -> Vec
         .collect()
 }
 
+/// The handle the repo's DID document claims, as an identity event without an upstream seq: a live
+/// identity event (which has one) always outranks it, and it fills in the handle of an account the
+/// index only knows from backfill. Filed under the repo's rev, so backfilling the same rev again appends
+/// nothing and a later rev records the document as it is then.
+pub fn identity_event(did: &str, rev: &str, handle: &str, pds: &str, received_at_us: i64) -> NewEvent {
+    let frame = json!({
+        "did": did, "kind": "identity", "identity": {"did": did, "handle": handle},
+        "backfill": {"pds": pds, "rev": rev, "from": "did document"},
+    });
+    NewEvent {
+        envelope: Envelope {
+            kind: Some(EventKind::Identity),
+            did: Some(did.to_owned()),
+            rev: Some(rev.to_owned()),
+            ..Default::default()
+        },
+        frame: frame.to_string().into_bytes(),
+        source_cursor: None,
+        received_at_us,
+    }
+}
+
 /// The rejected event for a repo refused as a whole. The frame is a note, not the CAR, and holds nothing
 /// that changes between runs, so refusing the same repo again appends nothing.
 pub fn rejected_event(did: &str, pds: &str, reason: &str, received_at_us: i64) -> NewEvent {

@@ -51,6 +51,8 @@ impl std::fmt::Display for FetchError {
 pub struct RepoHome {
     pub pds: String,
     pub key: Option<(KeyEncoding, String)>,
+    /// The handle the DID document claims (its first `at://` alias).
+    pub handle: Option<String>,
 }
 
 /// One attempt's failure, and whether another attempt may succeed.
@@ -121,7 +123,7 @@ impl PdsClient {
             };
             (encoding, k.public_key_multibase.clone())
         });
-        Ok(RepoHome { pds: resolved.pds.clone(), key })
+        Ok(RepoHome { pds: resolved.pds.clone(), key, handle: resolved.handle.clone() })
     }
 
     /// The repo's current rev, to skip a repo already done at it.

@@ -10,7 +10,7 @@ use reprise_events::{EventLog, NewEvent};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::events::{backfill_source, record_events, rejected_event};
+use super::events::{backfill_source, identity_event, record_events, rejected_event};
 use super::pds::{FetchError, PdsClient};
 use super::progress::{Progress, RepoState};
 use super::verify::{verify_repo, verifying_key};
@@ -185,18 +185,22 @@ async fn backfill_repo(
         return settle(writer, did, &pds, None, RepoOutcome::Rejected { reason }).await;
     };
     let (wanted, did_owned, pds_owned) = (options.wanted_collections.clone(), did.to_owned(), pds.clone());
+    let handle = home.handle;
     let verified = tokio::task::spawn_blocking(move || {
         let key = verifying_key(encoding, &multibase)?;
         let repo = verify_repo(&car, &did_owned, key.as_ref(), &wanted)?;
-        let events = record_events(&repo, &pds_owned, crate::now_us());
-        Ok::<_, String>((repo.rev, events))
+        let now = crate::now_us();
+        let mut events: Vec<NewEvent> =
+            handle.iter().map(|h| identity_event(&repo.did, &repo.rev, h, &pds_owned, now)).collect();
+        events.extend(record_events(&repo, &pds_owned, now));
+        Ok::<_, String>((repo.rev, repo.records.len(), events))
     })
     .await
     .map_err(|e| IngestError::Config(format!("verify task: {e}")))?;
     match verified {
         Err(reason) => settle(writer, did, &pds, None, RepoOutcome::Rejected { reason }).await,
-        Ok((rev, events)) => {
-            let (records, batch) = (events.len(), options.batch_size.max(1));
+        Ok((rev, records, events)) => {
+            let batch = options.batch_size.max(1);
             let source = backfill_source(&pds);
             let (appended, duplicates) = locked(writer, move |w| {
                 let (mut appended, mut duplicates) = (0, 0);

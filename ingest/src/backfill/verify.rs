@@ -51,10 +51,25 @@ pub fn verifying_key(encoding: KeyEncoding, multibase: &str) -> Result<Box<dyn V
         KeyEncoding::LegacySecp256k1 => {
             let bytes =
                 multibase.strip_prefix('z').and_then(base58_decode).ok_or("signing key: not base58btc")?;
-            let bytes: [u8; 33] =
-                bytes.try_into().map_err(|_| "signing key: not a compressed secp256k1 key")?;
+            let bytes = compressed_secp256k1(&bytes).ok_or("signing key: not a secp256k1 public key")?;
             Ok(Box::new(K256VerifyingKey::from_bytes(&bytes).map_err(|e| format!("signing key: {e}"))?))
         }
+    }
+}
+
+/// A SEC1 secp256k1 key in compressed form. The legacy key type comes either way: the reference PLC
+/// (`@atproto/dev-env`) publishes it uncompressed (`04 || X || Y`), which is X with Y's parity. The point
+/// itself is checked when the compressed key is parsed.
+fn compressed_secp256k1(sec1: &[u8]) -> Option<[u8; 33]> {
+    match sec1 {
+        [0x02 | 0x03, ..] if sec1.len() == 33 => sec1.try_into().ok(),
+        [0x04, xy @ ..] if xy.len() == 64 => {
+            let mut out = [0u8; 33];
+            out[0] = 0x02 | (xy[63] & 1);
+            out[1..].copy_from_slice(&xy[..32]);
+            Some(out)
+        }
+        _ => None,
     }
 }
 
@@ -204,6 +219,30 @@ mod tests {
         assert_eq!(parsed.to_bytes(), key.public_key().to_bytes());
         assert!(verifying_key(KeyEncoding::Multikey, &multikey).is_ok());
         assert!(verifying_key(KeyEncoding::Multikey, "zzz").is_err());
+    }
+
+    /// The form the reference PLC publishes: `EcdsaSecp256k1VerificationKey2019` with an uncompressed key
+    /// (this one came from `@atproto/dev-env` 0.6.7's PLC).
+    #[test]
+    fn legacy_keys_may_be_uncompressed() {
+        const DEV_ENV_KEY: &str =
+            "zRkKXXjjGoypsTo5dXYudeqcbT9qfztNdtE3WmRZvo4k9V1otKRW56z5Jd6rHnWE4FUwUvzhm3SQW4usRTx821VdM";
+        let raw = base58_decode(&DEV_ENV_KEY[1..]).unwrap();
+        assert_eq!((raw.len(), raw[0]), (65, 0x04));
+        let parsed = verifying_key(KeyEncoding::LegacySecp256k1, DEV_ENV_KEY).unwrap();
+        let compressed = parsed.to_bytes();
+        assert_eq!(compressed[1..33], raw[1..33]);
+        assert_eq!(compressed[0], 0x02 | (raw[64] & 1));
+
+        // A bad prefix, a short key or an X beyond the field is refused.
+        let mut wrong_prefix = raw.clone();
+        wrong_prefix[0] = 0x05;
+        let mut beyond_field = [0xff; 33];
+        beyond_field[0] = 0x02;
+        for bad in [&wrong_prefix[..], &raw[..64], &beyond_field[..]] {
+            let encoded = format!("z{}", base58_encode(bad));
+            assert!(verifying_key(KeyEncoding::LegacySecp256k1, &encoded).is_err(), "{bad:?}");
+        }
     }
 
     fn base58_encode(bytes: &[u8]) -> String {

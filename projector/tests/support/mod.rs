@@ -36,6 +36,11 @@ impl World {
         self.log.append("test", &events, None).unwrap();
     }
 
+    /// Appends events as another source (a backfill) would write them.
+    pub fn given_from(&mut self, source: &str, events: &[NewEvent]) {
+        self.log.append(source, events, None).unwrap();
+    }
+
     pub fn project(&self, batch: usize) {
         Projector::open(self.dir.path(), batch, std::sync::Arc::new(reprise_projector::Catalog::builtin()))
             .unwrap()
