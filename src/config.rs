@@ -50,6 +50,8 @@ pub struct BackfillConfig {
     pub backoff_initial_ms: u64,
     pub connect_timeout_ms: u64,
     pub read_timeout_ms: u64,
+    /// `reprise run` repairs recorded gaps this often; 0: only `reprise backfill --gaps` does.
+    pub gap_repair_interval_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -303,6 +305,9 @@ fn validate_backfill(b: &BackfillConfig) -> anyhow::Result<()> {
             bail!("configuration key `{key}` must be from 1 to {max}, got {value}");
         }
     }
+    if b.gap_repair_interval_secs > 7 * 86_400 {
+        bail!("configuration key `backfill.gap_repair_interval_secs` must be from 0 to 604800");
+    }
     if !(b.host_requests_per_second > 0.0 && b.host_requests_per_second <= 10_000.0) {
         bail!("configuration key `backfill.host_requests_per_second` must be above 0 and at most 10000");
     }
@@ -431,6 +436,12 @@ mod tests {
             (Some("[storage.s3]\nbucket = 1\n"), vec![], "`storage.s3.bucket` must be a string"),
             (None, vec![("REPRISE_SNAPSHOTS__RETENTION", "-1")], "configuration `snapshots`"),
             (Some("[snapshots]\nevery = 5\n"), vec![], "unknown configuration key `snapshots.every`"),
+            (
+                None,
+                vec![("REPRISE_BACKFILL__GAP_REPAIR_INTERVAL_SECS", "9999999")],
+                "`backfill.gap_repair_interval_secs`",
+            ),
+            (None, vec![("REPRISE_BACKFILL__GAP_REPAIR_INTERVAL_SECS", "-5")], "configuration `backfill`"),
         ] {
             let got = err(file, &vars);
             assert!(got.contains(expected), "{file:?} {vars:?}\n  expected {expected:?}\n  got {got:?}");

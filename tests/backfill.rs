@@ -353,14 +353,10 @@ fn a_newer_live_version_wins_over_the_backfill_in_either_order_and_an_older_one_
     assert_eq!(title(&c), vec![vec!["Track 0".to_owned()]]);
 }
 
-#[test]
-fn a_gap_in_the_log_backfills_every_repo_the_log_knows_once() {
-    let env = Env::new(100);
-    let known = env.account(70, &tracks(3, 70));
-    let unknown = env.account(71, &tracks(3, 71));
-    let data = env.data();
+/// One live commit of `did`'s into the log at `data`, as ingest would append it.
+fn heard_live(env: &Env, did: &str) {
     let live = env.dir.path().join("live.jsonl");
-    let frame = FrameBuilder::new(&known.did).track(
+    let frame = FrameBuilder::new(did).track(
         "create",
         "3kliveliveli2",
         &reprise_testkit::tid(1_600_000_000_000_000, 1),
@@ -368,21 +364,33 @@ fn a_gap_in_the_log_backfills_every_repo_the_log_knows_once() {
         "2026-01-02T03:04:05.000Z",
     );
     std::fs::write(&live, frame + "\n").unwrap();
-    let out = reprise(&data).arg("ingest").arg("--fixture").arg(&live).output().unwrap();
+    let out = reprise(&env.data()).arg("ingest").arg("--fixture").arg(&live).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A gap event, as live ingest appends one when a host can no longer replay what it missed.
+fn gap_recorded(data: &Path) {
+    let mut log = reprise_events::EventLog::open(data).unwrap();
+    let gap = reprise_events::NewEvent {
+        envelope: reprise_events::Envelope::gap(reprise_events::GapRange { from: 10, to: 20 }),
+        frame: br#"{"gap":{"reason":"CursorTooOld"}}"#.to_vec(),
+        source_cursor: None,
+        received_at_us: 1,
+    };
+    log.append("wss://jetstream.test/subscribe", &[gap], None).unwrap();
+}
+
+#[test]
+fn a_gap_in_the_log_backfills_every_repo_the_log_knows_once() {
+    let env = Env::new(100);
+    let known = env.account(70, &tracks(3, 70));
+    let unknown = env.account(71, &tracks(3, 71));
+    let data = env.data();
+    heard_live(&env, &known.did);
 
     let (_, nothing) = env.backfill(&["--gaps"]);
     assert_eq!((nothing["gaps"].as_u64(), nothing["repos"].as_u64()), (Some(0), Some(0)), "{nothing}");
-    {
-        let mut log = reprise_events::EventLog::open(&data).unwrap();
-        let gap = reprise_events::NewEvent {
-            envelope: reprise_events::Envelope::gap(reprise_events::GapRange { from: 10, to: 20 }),
-            frame: br#"{"gap":{"reason":"CursorTooOld"}}"#.to_vec(),
-            source_cursor: None,
-            received_at_us: 1,
-        };
-        log.append("wss://jetstream.test/subscribe", &[gap], None).unwrap();
-    }
+    gap_recorded(&data);
     let (out, repaired) = env.backfill(&["--gaps"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(repaired["gaps"].as_u64(), Some(1), "{repaired}");
@@ -391,6 +399,40 @@ fn a_gap_in_the_log_backfills_every_repo_the_log_knows_once() {
     assert_eq!((commit_count(&data, &known.did), env.pds.requests(&unknown.did)), (4, 0));
     let (_, again) = env.backfill(&["--gaps"]);
     assert_eq!(again["gaps"].as_u64(), Some(0), "{again}");
+    assert_eq!(env.pds.requests(&known.did), 1);
+}
+
+#[test]
+fn run_repairs_recorded_gaps_by_itself_and_serves_what_it_recovered() {
+    let env = Env::new(100);
+    let known = env.account(72, &tracks(3, 72));
+    let data = env.data();
+    heard_live(&env, &known.did);
+    gap_recorded(&data);
+    let nothing = env.dir.path().join("nothing.jsonl");
+    std::fs::write(&nothing, "").unwrap();
+    let mut cmd = reprise(&data);
+    cmd.arg("--config").arg(env.config("gap_repair_interval_secs = 1\n"));
+    let mut running = Running::spawn(cmd.args(["--listen", "127.0.0.1:0", "run", "--fixture"]).arg(&nothing));
+    let addr = running.wait_listening();
+    let pass = running.wait_for("a gap repair pass", |v| message(v) == "gap repair pass");
+    assert_eq!(
+        (pass["fields"]["repaired"].as_bool(), pass["fields"]["appended"].as_u64()),
+        (Some(true), Some(4)),
+        "{pass}"
+    );
+    let titles = support::eventually("the backfilled tracks to be served", || {
+        let (_, body) = support::get(&addr, &format!("/xrpc/fm.reprise.getTracks?artist={}", known.did));
+        let titles: Vec<String> =
+            body["tracks"].as_array()?.iter().map(|t| t["title"].as_str().unwrap_or("").to_owned()).collect();
+        (titles.len() == 4).then_some(titles)
+    });
+    assert!(titles.contains(&"Heard live".to_owned()), "{titles:?}");
+    assert_eq!(env.pds.requests(&known.did), 1);
+    // Repaired once: later passes find nothing to do, and the node stops cleanly.
+    running.signal("TERM");
+    let status = running.child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
     assert_eq!(env.pds.requests(&known.did), 1);
 }
 

@@ -1,5 +1,6 @@
 //! `reprise backfill`: fetch repos whole from their PDSes into the log (see reprise_ingest::backfill).
 
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,7 +8,8 @@ use std::time::Duration;
 use anyhow::Context;
 use reprise_events::EventLog;
 use reprise_ingest::backfill::{
-    BackfillOptions, HostLimits, PdsClient, Progress, RepoOutcome, Target, plan_gap_repair, run_backfill,
+    BackfillOptions, BackfillReport, HostLimits, PdsClient, Progress, RepoOutcome, Target, plan_gap_repair,
+    run_backfill,
 };
 use reprise_media::identity::IdentityResolver;
 use reprise_media::net::{GuardedHttp, NetPolicy};
@@ -31,8 +33,8 @@ impl Repos {
     }
 }
 
-/// Exit 0 when every repo is done or skipped, 1 when any was refused or could not be fetched.
-pub fn backfill(config: &Config, repos: Repos) -> anyhow::Result<ExitCode> {
+/// The PDS client and options every backfill uses, from `[backfill]`, `[identity]` and `[ingest]`.
+pub(crate) fn prepare(config: &Config) -> anyhow::Result<(Arc<PdsClient>, BackfillOptions)> {
     let b = &config.backfill;
     let policy =
         NetPolicy { allow_private_networks: config.media.allow_private_networks, allowed_addrs: vec![] };
@@ -56,37 +58,58 @@ pub fn backfill(config: &Config, repos: Repos) -> anyhow::Result<ExitCode> {
         concurrency: b.concurrency,
         batch_size: config.ingest.batch_size,
     };
-    let log = EventLog::open(&config.data_dir)?;
-    let (target, repair) = match repos {
-        Repos::Target(target) => (target, None),
-        Repos::Gaps => match plan_gap_repair(&log.reader()?, &Progress::open(&config.data_dir)?)? {
-            Some(plan) => (Target::Dids(plan.dids.clone()), Some(plan)),
-            None => {
-                println!("{}", serde_json::json!({"gaps": 0, "repos": 0, "head": log.head()}));
-                return Ok(ExitCode::SUCCESS);
-            }
-        },
-    };
+    Ok((client, options))
+}
+
+/// Exit 0 when every repo is done or skipped, 1 when any was refused or could not be fetched.
+pub fn backfill(config: &Config, repos: Repos) -> anyhow::Result<ExitCode> {
+    let (client, options) = prepare(config)?;
     let data_dir = config.data_dir.clone();
-    let (report, log) = super::run::runtime()?
-        .block_on(async move { run_backfill(log, &data_dir, client, target, options, log_outcome).await })?;
-    tracing::info!(repos = report.repos, done = report.done, appended = report.appended, "backfill finished");
-    let mut summary = serde_json::to_value(&report)?;
-    summary["head"] = log.head().into();
-    if let Some(plan) = repair {
-        summary["gaps"] = plan.gaps.into();
-        // Repos that could not be fetched may have missed the gap: leave it to the next run.
-        if report.failed == 0 {
-            Progress::open(&config.data_dir)?.mark_gaps_repaired(
-                plan.through_seq,
-                plan.gaps,
-                report.repos,
-            )?;
+    let summary = super::run::runtime()?.block_on(async move {
+        let log = EventLog::open(&data_dir)?;
+        match repos {
+            Repos::Target(target) => {
+                let (report, log) =
+                    run_backfill(log, &data_dir, client, target, options, log_outcome).await?;
+                finished(&report, &log)
+            }
+            Repos::Gaps => Ok(repair_gaps(log, &data_dir, client, options).await?.1),
         }
-        summary["gaps_repaired"] = (report.failed == 0).into();
-    }
+    })?;
     println!("{summary}");
-    Ok(if report.failed + report.rejected == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    let bad = summary["failed"].as_u64().unwrap_or(0) + summary["rejected"].as_u64().unwrap_or(0);
+    Ok(if bad == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// Backfills every repo the log knows if it holds gap events not yet repaired, and marks them repaired
+/// when no repo failed (one that could not be fetched may have missed the gap: the next pass retries).
+/// The summary says what was done; `gaps` is 0 when there was nothing to repair.
+pub(crate) async fn repair_gaps(
+    log: EventLog,
+    data_dir: &Path,
+    client: Arc<PdsClient>,
+    options: BackfillOptions,
+) -> anyhow::Result<(EventLog, serde_json::Value)> {
+    let Some(plan) = plan_gap_repair(&log.reader()?, &Progress::open(data_dir)?)? else {
+        let summary = serde_json::json!({"gaps": 0, "repos": 0, "head": log.head()});
+        return Ok((log, summary));
+    };
+    let target = Target::Dids(plan.dids.clone());
+    let (report, log) = run_backfill(log, data_dir, client, target, options, log_outcome).await?;
+    let mut summary = finished(&report, &log)?;
+    summary["gaps"] = plan.gaps.into();
+    if report.failed == 0 {
+        Progress::open(data_dir)?.mark_gaps_repaired(plan.through_seq, plan.gaps, report.repos)?;
+    }
+    summary["gaps_repaired"] = (report.failed == 0).into();
+    Ok((log, summary))
+}
+
+fn finished(report: &BackfillReport, log: &EventLog) -> anyhow::Result<serde_json::Value> {
+    tracing::info!(repos = report.repos, done = report.done, appended = report.appended, "backfill finished");
+    let mut summary = serde_json::to_value(report)?;
+    summary["head"] = log.head().into();
+    Ok(summary)
 }
 
 /// One log line per repo, counting settled repos of the total: the progress display (a line per repo

@@ -1,6 +1,7 @@
 //! One function per subcommand. Offline commands are synchronous; `run` and `serve` start tokio.
 
 mod backfill;
+mod gap_repair;
 mod lexicon;
 mod log;
 mod media;

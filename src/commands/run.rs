@@ -101,6 +101,7 @@ pub fn run(config: Config, fixture: Option<PathBuf>, jetstream: Vec<String>) -> 
         ));
         let serving = tokio::spawn(serve_http(listener, api, audio_router(&config)?, stopped(stop_rx.clone())));
         super::snapshot::spawn_schedule(&config, stop_rx.clone())?;
+        let repairing = super::gap_repair::spawn(&config, stop_rx.clone())?;
 
         shutdown_signal().await?;
         tracing::info!("shutting down: finishing the current batches");
@@ -110,6 +111,9 @@ pub fn run(config: Config, fixture: Option<PathBuf>, jetstream: Vec<String>) -> 
         let _log = ingest.await.context("ingest task")??;
         if let Some(media) = media {
             media.stop().await?;
+        }
+        if let Some(repairing) = repairing {
+            repairing.await.context("gap repair task")?;
         }
         projecting.await.context("projector task")??;
         serving.await.context("api task")??;
