@@ -353,17 +353,21 @@ fn a_newer_live_version_wins_over_the_backfill_in_either_order_and_an_older_one_
     assert_eq!(title(&c), vec![vec!["Track 0".to_owned()]]);
 }
 
-/// One live commit of `did`'s into the log at `data`, as ingest would append it.
-fn heard_live(env: &Env, did: &str) {
+/// A live track of 2020, long before any repo snapshot the tests fetch, and one of 2096, after all of them.
+const OLD_REV_US: u64 = 1_600_000_000_000_000;
+const FUTURE_REV_US: u64 = 4_000_000_000_000_000;
+
+/// Live track creates of `did`'s into the log, as ingest would append them: (rkey, rev time, title).
+fn heard_live(env: &Env, did: &str, tracks: &[(&str, u64, &str)]) {
     let live = env.dir.path().join("live.jsonl");
-    let frame = FrameBuilder::new(did).track(
-        "create",
-        "3kliveliveli2",
-        &reprise_testkit::tid(1_600_000_000_000_000, 1),
-        "Heard live",
-        "2026-01-02T03:04:05.000Z",
-    );
-    std::fs::write(&live, frame + "\n").unwrap();
+    let mut b = FrameBuilder::new(did);
+    let frames: Vec<String> = tracks
+        .iter()
+        .map(|(rkey, rev_us, title)| {
+            b.track("create", rkey, &reprise_testkit::tid(*rev_us, 1), title, "2026-01-02T03:04:05.000Z")
+        })
+        .collect();
+    std::fs::write(&live, frames.join("\n") + "\n").unwrap();
     let out = reprise(&env.data()).arg("ingest").arg("--fixture").arg(&live).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
@@ -386,7 +390,7 @@ fn a_gap_in_the_log_backfills_every_repo_the_log_knows_once() {
     let known = env.account(70, &tracks(3, 70));
     let unknown = env.account(71, &tracks(3, 71));
     let data = env.data();
-    heard_live(&env, &known.did);
+    heard_live(&env, &known.did, &[("3kliveliveli2", OLD_REV_US, "Heard live")]);
 
     let (_, nothing) = env.backfill(&["--gaps"]);
     assert_eq!((nothing["gaps"].as_u64(), nothing["repos"].as_u64()), (Some(0), Some(0)), "{nothing}");
@@ -394,9 +398,11 @@ fn a_gap_in_the_log_backfills_every_repo_the_log_knows_once() {
     let (out, repaired) = env.backfill(&["--gaps"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(repaired["gaps"].as_u64(), Some(1), "{repaired}");
-    assert_eq!((repaired["done"].as_u64(), repaired["appended"].as_u64()), (Some(1), Some(4)), "{repaired}");
+    // Three records, the handle, and a delete of the live record the repo no longer has.
+    assert_eq!((repaired["done"].as_u64(), repaired["appended"].as_u64()), (Some(1), Some(5)), "{repaired}");
+    assert_eq!(repaired["absent"].as_u64(), Some(1), "{repaired}");
     assert_eq!(repaired["gaps_repaired"], json!(true));
-    assert_eq!((commit_count(&data, &known.did), env.pds.requests(&unknown.did)), (4, 0));
+    assert_eq!((commit_count(&data, &known.did), env.pds.requests(&unknown.did)), (5, 0));
     let (_, again) = env.backfill(&["--gaps"]);
     assert_eq!(again["gaps"].as_u64(), Some(0), "{again}");
     assert_eq!(env.pds.requests(&known.did), 1);
@@ -407,7 +413,12 @@ fn run_repairs_recorded_gaps_by_itself_and_serves_what_it_recovered() {
     let env = Env::new(100);
     let known = env.account(72, &tracks(3, 72));
     let data = env.data();
-    heard_live(&env, &known.did);
+    // One record deleted while nobody listened (older than the repo, absent from it), one written since.
+    heard_live(
+        &env,
+        &known.did,
+        &[("3kliveliveli2", OLD_REV_US, "Heard live"), ("3knewernewer2", FUTURE_REV_US, "Written since")],
+    );
     gap_recorded(&data);
     let nothing = env.dir.path().join("nothing.jsonl");
     std::fs::write(&nothing, "").unwrap();
@@ -416,18 +427,28 @@ fn run_repairs_recorded_gaps_by_itself_and_serves_what_it_recovered() {
     let mut running = Running::spawn(cmd.args(["--listen", "127.0.0.1:0", "run", "--fixture"]).arg(&nothing));
     let addr = running.wait_listening();
     let pass = running.wait_for("a gap repair pass", |v| message(v) == "gap repair pass");
+    // Three records, the handle, and the delete of the record the repo no longer has.
     assert_eq!(
         (pass["fields"]["repaired"].as_bool(), pass["fields"]["appended"].as_u64()),
-        (Some(true), Some(4)),
+        (Some(true), Some(5)),
         "{pass}"
     );
-    let titles = support::eventually("the backfilled tracks to be served", || {
+    let mut titles = support::eventually("the backfilled tracks to be served", || {
         let (_, body) = support::get(&addr, &format!("/xrpc/fm.reprise.getTracks?artist={}", known.did));
         let titles: Vec<String> =
             body["tracks"].as_array()?.iter().map(|t| t["title"].as_str().unwrap_or("").to_owned()).collect();
-        (titles.len() == 4).then_some(titles)
+        titles.iter().any(|t| t.starts_with("Track")).then_some(titles)
     });
-    assert!(titles.contains(&"Heard live".to_owned()), "{titles:?}");
+    titles.sort();
+    assert_eq!(titles, ["Track 0", "Track 1", "Track 2", "Written since"]);
+    let deleted = format!("at://{}/fm.plyr.track/3kliveliveli2", known.did);
+    let (_, history) = support::get(&addr, &format!("/xrpc/fm.reprise.getRecordHistory?uri={deleted}"));
+    let last = history["entries"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (&last["operation"], &last["source"]),
+        (&json!("delete"), &json!(format!("backfill:{}", env.pds.url()))),
+        "{history}"
+    );
     assert_eq!(env.pds.requests(&known.did), 1);
     // Repaired once: later passes find nothing to do, and the node stops cleanly.
     running.signal("TERM");

@@ -22,7 +22,7 @@ mod upcast;
 pub use checkpointer::Checkpointer;
 pub use envelope::{CidCheck, Envelope, EventKind, GapRange, Operation};
 pub use error::LogError;
-pub use log::{AppendOutcome, EventLog, LogReader, NewEvent, SourceCursor};
+pub use log::{AppendOutcome, EventLog, LogReader, NewEvent, RecordRev, SourceCursor};
 pub use segment::{SEGMENT_FORMAT, SegmentInfo, export_segment};
 pub use upcast::{CURRENT_EVENT_VERSION, StoredEvent};
 

@@ -209,3 +209,28 @@ fn events_of_one_kind_and_the_dids_behind_them() {
     assert_eq!(reader.dids_with(EventKind::Commit).unwrap(), ["did:plc:a", "did:plc:b"]);
     assert!(reader.dids_with(EventKind::Rejected).unwrap().is_empty());
 }
+
+#[test]
+fn record_revs_gives_the_newest_version_of_each_record_of_the_dids_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = EventLog::open(dir.path()).unwrap();
+    // Out of rev order on purpose: delivery order must not matter.
+    let events = [
+        commit("3ka", "3kb2", Operation::Update),
+        commit("3ka", "3ka2", Operation::Create),
+        commit("3kb", "3ka2", Operation::Create),
+        commit("3kb", "3kc2", Operation::Delete),
+        commit("3kb", "3kb2", Operation::Update),
+    ];
+    log.append("test", &events, None).unwrap();
+    let asked: std::collections::HashSet<String> =
+        ["did:plc:a".to_owned(), "did:plc:nobody".to_owned()].into();
+    let known = log.reader().unwrap().record_revs(&asked).unwrap();
+    assert_eq!(known.len(), 1, "a DID the log has nothing of is absent");
+    let mut records: Vec<_> =
+        known["did:plc:a"].iter().map(|r| (r.rkey.as_str(), r.rev.as_str(), r.deleted)).collect();
+    records.sort();
+    assert_eq!(records, [("3ka", "3kb2", false), ("3kb", "3kc2", true)]);
+    let none = log.reader().unwrap().record_revs(&["did:plc:b".to_owned()].into()).unwrap();
+    assert!(none.is_empty());
+}

@@ -117,8 +117,8 @@ fn finished(report: &BackfillReport, log: &EventLog) -> anyhow::Result<serde_jso
 /// synchronise on.
 fn log_outcome(did: &str, outcome: &RepoOutcome, (n, of): (usize, usize)) {
     match outcome {
-        RepoOutcome::Done { rev, records, appended, duplicates } => {
-            tracing::info!(n, of, did, rev, records, appended, duplicates, "repo backfilled")
+        RepoOutcome::Done { rev, records, absent, appended, duplicates } => {
+            tracing::info!(n, of, did, rev, records, absent, appended, duplicates, "repo backfilled")
         }
         RepoOutcome::Skipped { rev } => tracing::info!(n, of, did, rev, "repo already backfilled at its rev"),
         RepoOutcome::Rejected { reason } => tracing::warn!(n, of, did, reason, "repo refused"),

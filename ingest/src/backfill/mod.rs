@@ -19,7 +19,7 @@ mod progress;
 mod run;
 mod verify;
 
-pub use events::{backfill_source, identity_event, record_events, rejected_event};
+pub use events::{absent_events, backfill_source, identity_event, record_events, rejected_event};
 pub use gaps::{GapRepair, plan_gap_repair};
 #[cfg(feature = "pds")]
 pub use pds::{FetchError, HostLimits, PdsClient, RepoHome};

@@ -6,14 +6,14 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use reprise_events::{EventLog, NewEvent};
+use reprise_events::{EventLog, NewEvent, RecordRev};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::events::{backfill_source, identity_event, record_events, rejected_event};
+use super::events::{absent_events, backfill_source, identity_event, record_events, rejected_event};
 use super::pds::{FetchError, PdsClient};
 use super::progress::{Progress, RepoState};
-use super::verify::{verify_repo, verifying_key};
+use super::verify::{collection_wanted, verify_repo, verifying_key};
 use crate::IngestError;
 
 /// Which repos to backfill.
@@ -43,8 +43,9 @@ pub struct BackfillOptions {
 /// What happened to one repo.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RepoOutcome {
-    /// Its records are in the log at `rev`: `appended` new, `duplicates` already there.
-    Done { rev: String, records: usize, appended: usize, duplicates: usize },
+    /// Its records are in the log at `rev`: `appended` new, `duplicates` already there; `absent` records
+    /// the log held as current were no longer in the repo and are deleted at `rev`.
+    Done { rev: String, records: usize, absent: usize, appended: usize, duplicates: usize },
     /// Already done at the repo's current rev.
     Skipped { rev: String },
     /// Refused; a rejected event says why.
@@ -62,6 +63,8 @@ pub struct BackfillReport {
     pub rejected: usize,
     pub failed: usize,
     pub records: usize,
+    /// Deletes appended for records the repos no longer hold.
+    pub absent: usize,
     pub appended: usize,
     pub duplicates: usize,
 }
@@ -70,9 +73,10 @@ impl BackfillReport {
     fn add(&mut self, outcome: &RepoOutcome) {
         self.repos += 1;
         match outcome {
-            RepoOutcome::Done { records, appended, duplicates, .. } => {
+            RepoOutcome::Done { records, absent, appended, duplicates, .. } => {
                 self.done += 1;
                 self.records += records;
+                self.absent += absent;
                 self.appended += appended;
                 self.duplicates += duplicates;
             }
@@ -112,6 +116,13 @@ pub async fn run_backfill(
     let dids: Vec<String> = dids.into_iter().filter(|d| seen.insert(d.clone())).collect();
     let total = dids.len();
     let settled = Arc::new(AtomicUsize::new(0));
+    // What the log already holds of these repos, to tell which of its records they no longer have.
+    let reader = log.reader()?;
+    let wanted: std::collections::HashSet<String> = dids.iter().cloned().collect();
+    let known = tokio::task::spawn_blocking(move || reader.record_revs(&wanted))
+        .await
+        .map_err(|e| IngestError::Config(format!("reading the log: {e}")))??;
+    let known = Arc::new(known);
     let writer = Arc::new(Mutex::new(Writer { log, progress }));
     let options = Arc::new(options);
     let slots = Arc::new(Semaphore::new(options.concurrency.max(1)));
@@ -122,9 +133,16 @@ pub async fn run_backfill(
         let permit = slots.clone().acquire_owned().await.expect("never closed");
         let (client, writer, options, on_repo, settled) =
             (client.clone(), writer.clone(), options.clone(), on_repo.clone(), settled.clone());
+        let known: Vec<RecordRev> = known
+            .get(&did)
+            .into_iter()
+            .flatten()
+            .filter(|k| collection_wanted(&options.wanted_collections, &k.collection))
+            .cloned()
+            .collect();
         tasks.spawn(async move {
             let _permit = permit;
-            let outcome = backfill_repo(&client, &writer, &options, &did).await;
+            let outcome = backfill_repo(&client, &writer, &options, &did, known).await;
             if let Ok(o) = &outcome {
                 on_repo(&did, o, (settled.fetch_add(1, Ordering::Relaxed) + 1, total));
             }
@@ -156,6 +174,7 @@ async fn backfill_repo(
     writer: &Arc<Mutex<Writer>>,
     options: &BackfillOptions,
     did: &str,
+    known: Vec<RecordRev>,
 ) -> Result<RepoOutcome, IngestError> {
     let home = match client.resolve(did).await {
         Ok(home) => home,
@@ -193,13 +212,16 @@ async fn backfill_repo(
         let mut events: Vec<NewEvent> =
             handle.iter().map(|h| identity_event(&repo.did, &repo.rev, h, &pds_owned, now)).collect();
         events.extend(record_events(&repo, &pds_owned, now));
-        Ok::<_, String>((repo.rev, repo.records.len(), events))
+        let absent = absent_events(&repo, &known, &pds_owned, now);
+        let counts = (repo.records.len(), absent.len());
+        events.extend(absent);
+        Ok::<_, String>((repo.rev, counts, events))
     })
     .await
     .map_err(|e| IngestError::Config(format!("verify task: {e}")))?;
     match verified {
         Err(reason) => settle(writer, did, &pds, None, RepoOutcome::Rejected { reason }).await,
-        Ok((rev, records, events)) => {
+        Ok((rev, (records, absent), events)) => {
             let batch = options.batch_size.max(1);
             let source = backfill_source(&pds);
             let (appended, duplicates) = locked(writer, move |w| {
@@ -212,7 +234,7 @@ async fn backfill_repo(
                 Ok::<_, IngestError>((appended, duplicates))
             })
             .await?;
-            let outcome = RepoOutcome::Done { rev: rev.clone(), records, appended, duplicates };
+            let outcome = RepoOutcome::Done { rev: rev.clone(), records, absent, appended, duplicates };
             settle(writer, did, &pds, Some(&rev), outcome).await
         }
     }
