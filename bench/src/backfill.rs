@@ -110,5 +110,9 @@ async fn backfill_once(data: &std::path::Path, pds: &PdsServer, did: &str) -> Re
         run_backfill(log, data, client, Target::Dids(vec![did.to_owned()]), options, |_, _, _| {})
             .await
             .map_err(err)?;
-    Ok(report.appended)
+    // Every record, and the identity event with the handle the DID document claims.
+    if report.appended != report.records + 1 {
+        return Err(format!("appended {} events for {} records", report.appended, report.records));
+    }
+    Ok(report.records)
 }
