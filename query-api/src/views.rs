@@ -132,3 +132,36 @@ pub fn resolve_actor(conn: &Connection, actor: &crate::params::Actor) -> Result<
             .ok_or_else(|| ApiError::not_found(format!("no actor with handle {h}"))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    /// The query plan of a trackView: every subquery is an index search, and the like count (the
+    /// largest one: a popular track has thousands of likes) reads the index alone, never the table.
+    #[test]
+    fn a_track_view_searches_indexes_only() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(reprise_events::EventLog::open(dir.path()).unwrap());
+        drop(
+            reprise_projector::Projector::open(
+                dir.path(),
+                1,
+                Arc::new(reprise_projector::Catalog::builtin()),
+            )
+            .unwrap(),
+        );
+        let conn = reprise_projector::schema::open_read_only(&dir.path().join(reprise_projector::VIEWS_FILE))
+            .unwrap();
+        let sql = format!("EXPLAIN QUERY PLAN SELECT {} FROM tracks t WHERE t.uri = ?1", super::track_view());
+        let mut stmt = conn.prepare(&sql).unwrap();
+        let plan: Vec<String> =
+            stmt.query_map(["at://x"], |r| r.get::<_, String>(3)).unwrap().map(Result::unwrap).collect();
+        let plan = plan.join("\n");
+        assert!(!plan.contains("SCAN"), "a full scan in the trackView:\n{plan}");
+        assert!(
+            plan.contains("SEARCH l USING COVERING INDEX likes_by_subject_with_liker (subject_uri=?)"),
+            "the like count reads the table:\n{plan}"
+        );
+    }
+}
