@@ -1,6 +1,8 @@
 //! Views: SQL that selects a view as one JSON object (SQLite's JSON functions), and the visibility
 //! rule every feed, count and search applies.
 
+use std::sync::LazyLock;
+
 use rusqlite::{Connection, OptionalExtension, Row};
 use serde_json::Value;
 
@@ -51,8 +53,13 @@ pub fn artist_view(d: &str) -> String {
     )
 }
 
-/// The trackView of the row aliased `t`.
-pub fn track_view() -> String {
+/// The trackView of the row aliased `t` (built once: every track query embeds it).
+pub fn track_view() -> &'static str {
+    static VIEW: LazyLock<String> = LazyLock::new(track_view_sql);
+    &VIEW
+}
+
+fn track_view_sql() -> String {
     format!(
         "json_object(
             'uri', t.uri, 'cid', t.cid, 'did', t.did, 'rkey', t.rkey, 'title', t.title,
