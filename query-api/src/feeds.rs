@@ -1,6 +1,7 @@
 //! Track feeds: `getTracks`, `getTrack`, `searchTracks`, `getActorLikes`.
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use axum::Json;
 use axum::extract::{Query, State};
@@ -88,9 +89,10 @@ pub async fn get_track(State(state): State<AppState>, Query(q): Params) -> Resul
     state
         .pool
         .run(move |conn| {
-            let sql =
-                format!("SELECT {} FROM tracks t WHERE t.uri = ?1 AND NOT {}", track_view(), hidden("t.did"));
-            let track = conn.prepare_cached(&sql)?.query_row([&uri], |r| json_col(r, 0)).optional()?;
+            static SQL: LazyLock<String> = LazyLock::new(|| {
+                format!("SELECT {} FROM tracks t WHERE t.uri = ?1 AND NOT {}", track_view(), hidden("t.did"))
+            });
+            let track = conn.prepare_cached(&SQL)?.query_row([&uri], |r| json_col(r, 0)).optional()?;
             let track = track.ok_or_else(|| ApiError::not_found(format!("no track {uri}")))?;
             Ok(json!({"track": track}))
         })

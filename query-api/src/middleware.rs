@@ -14,7 +14,7 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::cache::Cached;
+use crate::cache::{Cached, Lookup};
 use crate::{ApiError, AppState};
 
 /// Largest response body the ETag layer buffers; bigger ones pass through without an ETag.
@@ -90,7 +90,7 @@ pub async fn around(State(state): State<AppState>, req: Request, next: Next) -> 
 }
 
 /// The handler's response with ETag and Cache-Control, from the response cache when the read
-/// models have not changed since it was built.
+/// models have not changed since it was built (or from a build of the same request under way).
 async fn answer(state: &AppState, req: Request, next: Next) -> Response {
     let if_none_match = req.headers().get(header::IF_NONE_MATCH).cloned();
     let key = (req.method() == Method::GET && req.uri().path().starts_with("/xrpc/"))
@@ -101,11 +101,17 @@ async fn answer(state: &AppState, req: Request, next: Next) -> Response {
         Some(_) => state.pool.checkpoint().await.ok(),
         None => None,
     };
-    if let (Some(k), Some(v)) = (&key, version)
-        && let Some(hit) = state.cache.get(k, v)
-    {
-        return conditional(hit, if_none_match);
-    }
+    let leader = match (&key, version) {
+        (Some(k), Some(v)) => match state.cache.lookup(k, v) {
+            Lookup::Hit(hit) => return conditional(hit, if_none_match),
+            Lookup::Follow(f) => match f.wait().await {
+                Some(shared) => return conditional(shared, if_none_match),
+                None => None,
+            },
+            Lookup::Lead(l) => Some(l),
+        },
+        _ => None,
+    };
     let resp = next.run(req).await;
     if !resp.status().is_success() {
         let (mut parts, body) = resp.into_parts();
@@ -126,8 +132,8 @@ async fn answer(state: &AppState, req: Request, next: Next) -> Response {
         parts.headers.insert(header::CACHE_CONTROL, v);
     }
     let done = Cached { headers: parts.headers, body: bytes };
-    if let (Some(k), Some(v), StatusCode::OK) = (key, version, parts.status) {
-        state.cache.put(k, v, done.clone());
+    if let Some(l) = leader {
+        l.finish((parts.status == StatusCode::OK).then(|| done.clone()));
     }
     let mut resp = conditional(done, if_none_match);
     if resp.status() != StatusCode::NOT_MODIFIED {

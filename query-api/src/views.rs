@@ -1,6 +1,8 @@
 //! Views: SQL that selects a view as one JSON object (SQLite's JSON functions), and the visibility
 //! rule every feed, count and search applies.
 
+use std::sync::LazyLock;
+
 use rusqlite::{Connection, OptionalExtension, Row};
 use serde_json::Value;
 
@@ -51,8 +53,13 @@ pub fn artist_view(d: &str) -> String {
     )
 }
 
-/// The trackView of the row aliased `t`.
-pub fn track_view() -> String {
+/// The trackView of the row aliased `t` (built once: every track query embeds it).
+pub fn track_view() -> &'static str {
+    static VIEW: LazyLock<String> = LazyLock::new(track_view_sql);
+    &VIEW
+}
+
+fn track_view_sql() -> String {
     format!(
         "json_object(
             'uri', t.uri, 'cid', t.cid, 'did', t.did, 'rkey', t.rkey, 'title', t.title,
@@ -130,5 +137,38 @@ pub fn resolve_actor(conn: &Connection, actor: &crate::params::Actor) -> Result<
             .query_row([h], |r| r.get(0))
             .optional()?
             .ok_or_else(|| ApiError::not_found(format!("no actor with handle {h}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    /// The query plan of a trackView: every subquery is an index search, and the like count (the
+    /// largest one: a popular track has thousands of likes) reads the index alone, never the table.
+    #[test]
+    fn a_track_view_searches_indexes_only() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(reprise_events::EventLog::open(dir.path()).unwrap());
+        drop(
+            reprise_projector::Projector::open(
+                dir.path(),
+                1,
+                Arc::new(reprise_projector::Catalog::builtin()),
+            )
+            .unwrap(),
+        );
+        let conn = reprise_projector::schema::open_read_only(&dir.path().join(reprise_projector::VIEWS_FILE))
+            .unwrap();
+        let sql = format!("EXPLAIN QUERY PLAN SELECT {} FROM tracks t WHERE t.uri = ?1", super::track_view());
+        let mut stmt = conn.prepare(&sql).unwrap();
+        let plan: Vec<String> =
+            stmt.query_map(["at://x"], |r| r.get::<_, String>(3)).unwrap().map(Result::unwrap).collect();
+        let plan = plan.join("\n");
+        assert!(!plan.contains("SCAN"), "a full scan in the trackView:\n{plan}");
+        assert!(
+            plan.contains("SEARCH l USING COVERING INDEX likes_by_subject_with_liker (subject_uri=?)"),
+            "the like count reads the table:\n{plan}"
+        );
     }
 }

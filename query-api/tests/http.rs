@@ -1,5 +1,5 @@
 //! HTTP behaviour over a real socket: ETag and 304, Cache-Control, CORS, rate limiting with
-//! Retry-After, the index page, and graceful shutdown.
+//! Retry-After, the index page, concurrent identical requests, and graceful shutdown.
 
 mod support;
 
@@ -84,4 +84,62 @@ async fn the_index_page_lists_every_endpoint_and_errors_are_not_cached() {
     assert_eq!(header(&err, "cache-control"), Some("no-store"));
     let metrics = raw_get(addr, "/metrics", "").await;
     assert!(metrics.contains("reprise_api_requests_total{class=\"4xx\"} 1"), "{metrics}");
+}
+
+/// Many clients asking for one page at once, over real connections: the first builds it and the
+/// rest wait for that build (or find it cached), and every one of them gets the same complete
+/// answer; clients holding that answer's ETag get a 304 from the shared build too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_identical_requests_share_one_build() {
+    let mut f = support::Fixture::new();
+    let mut b = FrameBuilder::new("did:plc:artistaaaaaaaaaaaaaaaaaa");
+    let frames: Vec<String> = (0..30)
+        .map(|i| {
+            let rkey = reprise_testkit::tid(1_000 * (i + 1), 0);
+            b.track("create", &rkey, &rkey, &format!("song {i}"), "2026-01-01T00:00:00Z")
+        })
+        .collect();
+    f.add(&frames);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve(listener, f.state(), async move {
+        let _ = stopped.await;
+    }));
+
+    let path = "/xrpc/fm.reprise.getTracks?limit=100";
+    let answers: Vec<String> = futures_join(32, move || raw_get(addr, path, "")).await;
+    let body = |r: &str| r.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap();
+    for a in &answers {
+        assert!(a.starts_with("HTTP/1.1 200"), "{a}");
+        assert_eq!(body(a), body(&answers[0]));
+        assert_eq!(header(a, "etag"), header(&answers[0], "etag"));
+    }
+    let tracks: serde_json::Value = serde_json::from_str(&body(&answers[0])).unwrap();
+    assert_eq!(tracks["tracks"].as_array().unwrap().len(), 30);
+    let etag = header(&answers[0], "etag").unwrap().to_owned();
+    let conditional = format!("If-None-Match: {etag}\r\n");
+    let again: Vec<String> = futures_join(8, move || {
+        let c = conditional.clone();
+        async move { raw_get(addr, path, &c).await }
+    })
+    .await;
+    assert!(again.iter().all(|a| a.starts_with("HTTP/1.1 304")), "{again:?}");
+
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+}
+
+/// Runs `n` copies of `f` at once, on the runtime's threads, and collects their results.
+async fn futures_join<F, Fut>(n: usize, f: F) -> Vec<String>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = String> + Send + 'static,
+{
+    let tasks: Vec<_> = (0..n).map(|_| tokio::spawn(f())).collect();
+    let mut out = Vec::with_capacity(n);
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
 }

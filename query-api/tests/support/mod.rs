@@ -43,6 +43,11 @@ impl Fixture {
             })
             .collect();
         self.log.append("test", &events, None).unwrap();
+        self.project();
+    }
+
+    /// Applies whatever the log holds beyond the checkpoint.
+    pub fn project(&self) {
         Projector::open(self.dir.path(), 100, std::sync::Arc::new(reprise_projector::Catalog::builtin()))
             .unwrap()
             .catch_up(None)
@@ -55,10 +60,15 @@ impl Fixture {
 }
 
 pub async fn call(state: &AppState, uri: &str) -> (StatusCode, Value) {
+    let (status, bytes) = call_raw(state, uri).await;
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+/// The status and the body exactly as sent.
+pub async fn call_raw(state: &AppState, uri: &str) -> (StatusCode, Vec<u8>) {
     let resp = router(state.clone()).oneshot(Request::get(uri).body(Body::empty()).unwrap()).await.unwrap();
     let status = resp.status();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    (status, resp.into_body().collect().await.unwrap().to_bytes().to_vec())
 }
 
 pub async fn all_pages(state: &AppState, base: &str) -> Vec<String> {
