@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use reprise_events::{EventKind, EventLog, GapRange, LogReader, StoredEvent};
 use reprise_ingest::{FirehoseOptions, FirehoseStart, IngestMetrics, run_firehose};
-use reprise_testkit::firehose_frames::{LiveRepo, account_frame, commit_frame, identity_frame, spoil_blocks};
+use reprise_testkit::firehose_frames::{LiveRepo, account_frame, identity_frame};
 use reprise_testkit::{FirehoseHistory, FirehoseServer};
 use serde_json::{Value, json};
 use tokio::sync::watch;
@@ -165,15 +165,7 @@ async fn broken_frames_are_kept_as_rejected_and_ingest_goes_on() {
     let mut repo = LiveRepo::new(2);
     history.push_with(|s| repo.create("fm.plyr.track", "3kaaaaaaaaaa2", &track("Good")).commit_frame(s));
     history.push_with(|s| {
-        let c = repo.create("fm.plyr.track", "3kaaaaaaaaab2", &track("Corrupted")).commit();
-        let record = c.ops[0].cid.unwrap();
-        let car = spoil_blocks(&c.relevant_car().unwrap(), |cid, data| {
-            if *cid == record {
-                data[5] ^= 0x20;
-            }
-            true
-        });
-        commit_frame(s, &c, &car, false)
+        repo.create("fm.plyr.track", "3kaaaaaaaaab2", &track("Corrupted")).corrupted_commit_frame(s)
     });
     history.push_message(Message::binary(b"\xff\x01 not cbor at all".to_vec()));
     history.push_message(Message::text("{\"kind\":\"commit\"}"));

@@ -108,6 +108,20 @@ impl LiveRepo {
         self.repo.commit(&self.account.key).expect("commit")
     }
 
+    /// Signs the staged writes and returns the `#commit` frame at `seq` with the first op's record block
+    /// changed (its CID kept): the block no longer matches its CID.
+    pub fn corrupted_commit_frame(&mut self, seq: i64) -> Vec<u8> {
+        let c = self.commit();
+        let record = c.ops[0].cid.expect("the first op writes a record");
+        let car = spoil_blocks(&c.relevant_car().expect("car"), |cid, data| {
+            if *cid == record {
+                data[3] ^= 0x20;
+            }
+            true
+        });
+        commit_frame(seq, &c, &car, false)
+    }
+
     /// Signs the staged writes and returns the `#commit` frame at `seq` carrying them.
     pub fn commit_frame(&mut self, seq: i64) -> Vec<u8> {
         let c = self.commit();
