@@ -262,4 +262,22 @@ async fn outdated_and_future_cursors() {
         &queries[1..],
         ["/xrpc/com.atproto.sync.subscribeRepos?cursor=100", "/xrpc/com.atproto.sync.subscribeRepos"]
     );
+
+    // Starting from the oldest, the reset host is read again from its start (what it no longer keeps: a gap).
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = EventLog::open(dir.path()).unwrap();
+    log.append(&url, &[], Some(100)).unwrap();
+    let mut ingest = Ingest::start(log, opts(&url));
+    ingest.wait_head(5).await;
+    drop(ingest.stop().await);
+    let expected =
+        ["rejected", "gap", "create fm.plyr.track", "create fm.plyr.track", "create fm.plyr.track"];
+    assert_eq!(kinds(&all(dir.path())), expected);
+    assert_eq!(
+        &server.queries()[3..],
+        [
+            "/xrpc/com.atproto.sync.subscribeRepos?cursor=100",
+            "/xrpc/com.atproto.sync.subscribeRepos?cursor=0"
+        ]
+    );
 }

@@ -39,7 +39,7 @@ pub(crate) struct Follower {
 enum End {
     Stopped,
     WriterGone,
-    /// The host has no message after our cursor (its history was reset): start again from the tail.
+    /// The host has no message after our cursor (its history was reset): start again as on a first start.
     FutureCursor,
     Failed(String),
 }
@@ -59,10 +59,7 @@ impl Follower {
             wanted_dids: opts.wanted_dids.clone(),
             max_frame_bytes: opts.max_frame_bytes,
         };
-        let cursor = cursor.or(match opts.start {
-            FirehoseStart::Oldest => Some(0),
-            FirehoseStart::Live => None,
-        });
+        let cursor = cursor.or_else(|| first_cursor(opts.start));
         Follower {
             url: url.to_owned(),
             source: Arc::from(url),
@@ -93,8 +90,8 @@ impl Follower {
             match end {
                 End::Stopped | End::WriterGone => return,
                 End::FutureCursor => {
-                    tracing::warn!(host = %self.url, cursor = ?self.cursor, "the firehose has nothing after our cursor (FutureCursor): following its live tail");
-                    self.cursor = None;
+                    tracing::warn!(host = %self.url, cursor = ?self.cursor, start = ?self.opts.start, "the firehose has nothing after our cursor (FutureCursor: its history was reset): starting over as on a first start");
+                    self.cursor = first_cursor(self.opts.start);
                 }
                 End::Failed(reason) => {
                     tracing::warn!(host = %self.url, reason = %reason, "firehose connection ended");
@@ -256,5 +253,13 @@ impl Follower {
         let range = GapRange { from, to };
         let frame = json!({"gap": {"from": from, "to": to, "reason": "OutdatedCursor", "host": self.url}});
         FirehoseEvent { envelope: Envelope::gap(range), frame: frame.to_string().into_bytes() }
+    }
+}
+
+/// The cursor a firehose without a stored one asks for.
+fn first_cursor(start: FirehoseStart) -> Option<i64> {
+    match start {
+        FirehoseStart::Oldest => Some(0),
+        FirehoseStart::Live => None,
     }
 }
