@@ -13,10 +13,11 @@ use std::sync::{Arc, Mutex};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{broadcast, watch};
-use tokio::task::AbortHandle;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http;
+
+use crate::tasks::Tasks;
 
 use crate::firehose_frames::{error_frame, info_frame};
 
@@ -93,9 +94,15 @@ struct State {
     connections: watch::Sender<usize>,
     queries: Mutex<Vec<String>>,
     control: broadcast::Sender<Control>,
-    tasks: Mutex<Vec<AbortHandle>>,
+    tasks: Tasks,
     /// Replay everything whatever the cursor (a host that redelivers what the client has).
     ignore_cursor: AtomicBool,
+}
+
+impl AsRef<Tasks> for State {
+    fn as_ref(&self) -> &Tasks {
+        &self.tasks
+    }
 }
 
 /// A running server. Dropping it stops it and drops every connection.
@@ -114,18 +121,10 @@ impl FirehoseServer {
             connections: watch::Sender::new(0),
             queries: Mutex::new(Vec::new()),
             control: broadcast::channel(64).0,
-            tasks: Mutex::new(Vec::new()),
+            tasks: Tasks::default(),
             ignore_cursor: AtomicBool::new(false),
         });
-        let accept_state = state.clone();
-        let accept = tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let st = accept_state.clone();
-                let task = tokio::spawn(async move { serve(stream, st).await });
-                accept_state.tasks.lock().unwrap().push(task.abort_handle());
-            }
-        });
-        state.tasks.lock().unwrap().push(accept.abort_handle());
+        Tasks::accept(&state, listener, serve);
         FirehoseServer { addr, state }
     }
 
@@ -172,9 +171,7 @@ impl FirehoseServer {
     }
 
     pub fn shutdown(&self) {
-        for t in self.state.tasks.lock().unwrap().drain(..) {
-            t.abort();
-        }
+        self.state.tasks.abort_all();
     }
 }
 

@@ -18,6 +18,7 @@ mod jetstream_server;
 mod pds_server;
 pub mod records;
 pub mod repos;
+mod tasks;
 
 pub use dump::dump_views;
 pub use firehose_server::{FirehoseHistory, FirehoseServer, SUBSCRIBE_REPOS_PATH};
