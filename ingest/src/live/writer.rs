@@ -82,3 +82,38 @@ fn flush(log: &mut EventLog, batch: &mut Vec<ToWriter>, metrics: &IngestMetrics)
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use reprise_events::Envelope;
+
+    use super::*;
+
+    fn item(source: &Arc<str>, seq: i64, last_of_message: bool) -> ToWriter {
+        let event = NewEvent {
+            envelope: Envelope::rejected(format!("event of message {seq}")),
+            frame: format!("{seq} {last_of_message}").into_bytes(),
+            source_cursor: Some(seq),
+            received_at_us: 1,
+        };
+        ToWriter { source: source.clone(), event: Some(event), cursor: last_of_message.then_some(seq) }
+    }
+
+    #[test]
+    fn a_position_is_stored_only_with_the_last_event_of_its_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = EventLog::open(dir.path()).unwrap();
+        let (a, b): (Arc<str>, Arc<str>) = (Arc::from("a"), Arc::from("b"));
+        let metrics = IngestMetrics::default();
+        // Message 7 of `a` is split across two batches, with `b` in between.
+        flush(&mut log, &mut vec![item(&a, 6, true), item(&a, 7, false), item(&b, 3, true)], &metrics)
+            .unwrap();
+        assert_eq!(log.cursor("a").unwrap().unwrap().cursor, 6, "half of message 7 is not a position");
+        assert_eq!(log.cursor("b").unwrap().unwrap().cursor, 3);
+        let moves_only = ToWriter { source: a.clone(), event: None, cursor: None };
+        flush(&mut log, &mut vec![item(&a, 7, true), moves_only], &metrics).unwrap();
+        assert_eq!(log.cursor("a").unwrap().unwrap().cursor, 7);
+        flush(&mut log, &mut vec![ToWriter { source: a, event: None, cursor: Some(9) }], &metrics).unwrap();
+        assert_eq!((log.cursor("a").unwrap().unwrap().cursor, log.head()), (9, 4), "a cursor alone moves");
+    }
+}
