@@ -5,7 +5,7 @@
 mod support;
 
 use reprise_testkit::firehose_frames::{LiveRepo, account_frame, identity_frame};
-use reprise_testkit::{FirehoseHistory, FirehoseServer};
+use reprise_testkit::{FirehoseHistory, FirehoseServer, Rng, tid};
 use serde_json::{Value, json};
 use support::{Running, get, message, ok_json, reprise};
 
@@ -82,6 +82,79 @@ fn run_with_a_firehose_ingests_projects_and_serves() {
     assert_eq!(status["events_by_kind"]["rejected"], 1);
     assert_eq!(status["events_by_kind"]["account"], 2);
     assert!(server.queries().iter().all(|q| q.starts_with("/xrpc/com.atproto.sync.subscribeRepos?cursor=")));
+    drop(server);
+}
+
+/// Pushes message `i`: every 5th an identity event, otherwise a commit of a track and a like (two events).
+fn push(history: &FirehoseHistory, repos: &mut [LiveRepo], i: u64) -> i64 {
+    let n = repos.len() as u64;
+    let repo = &mut repos[(i % n) as usize];
+    if i % 5 == 4 {
+        let did = repo.did().to_owned();
+        history.push_with(|s| identity_frame(s, &did, None));
+        return 1;
+    }
+    let rkey = tid(1_780_000_000_000_000 + i * 1_000, 0);
+    let like = json!({"$type": "fm.plyr.like", "createdAt": "2026-06-01T12:00:00.000Z",
+                      "subject": {"uri": uri(repo, &rkey), "cid": "bafyreigm4hr7b6fcgdbevnhyfcnfcaalw3f4npgkwzh4okrcpxa2ukn7ne"}});
+    history.push_with(|s| {
+        repo.create("fm.plyr.track", &rkey, &track(&format!("Track {i}")))
+            .create("fm.plyr.like", &rkey, &like)
+            .commit_frame(s)
+    });
+    2
+}
+
+#[test]
+fn kill_9_at_random_points_loses_and_duplicates_nothing() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let history = FirehoseHistory::new();
+    let server = rt.block_on(FirehoseServer::start(history.clone()));
+    let url = server.url();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut repos: Vec<LiveRepo> = (10..13).map(LiveRepo::new).collect();
+    let (mut rng, mut pushed, mut events) = (Rng::new(9), 0u64, 0i64);
+    let spawn = || {
+        let mut run =
+            Running::spawn(reprise(&data).args(["--listen", "127.0.0.1:0", "run", "--firehose", &url]));
+        run.wait_for("connected", |v| message(v) == "connected to firehose");
+        run
+    };
+    for _round in 0..4 {
+        let mut run = spawn();
+        for _ in 0..60 {
+            events += push(&history, &mut repos, pushed);
+            pushed += 1;
+        }
+        // Let the process get somewhere between nothing and everything, then kill it mid-flight.
+        for _ in 0..rng.below(3) {
+            run.wait_for("a log line", |_| true);
+        }
+        run.signal("KILL");
+        run.child.wait().unwrap();
+    }
+    let mut run = spawn();
+    for _ in 0..20 {
+        events += push(&history, &mut repos, pushed);
+        pushed += 1;
+    }
+    caught_up(&mut run, events);
+    run.signal("TERM");
+    assert_eq!(run.child.wait().unwrap().code(), Some(0));
+
+    let conn = rusqlite::Connection::open(data.join("events.db")).unwrap();
+    let (rows, distinct): (i64, i64) = conn
+        .query_row(
+            "SELECT COUNT(*), COUNT(DISTINCT kind || did || IFNULL(collection, '') || IFNULL(rkey, '') || IFNULL(upstream_seq, ''))
+             FROM events",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((rows, distinct), (events, events), "every event once");
+    let status = ok_json(reprise(&data).arg("status"));
+    assert_eq!(status["sources"][0]["cursor"], pushed);
     drop(server);
 }
 
