@@ -281,3 +281,22 @@ async fn outdated_and_future_cursors() {
         ]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frame_larger_than_a_websocket_frame_is_read_and_kept_as_rejected() {
+    let history = FirehoseHistory::new();
+    let mut repo = LiveRepo::new(4);
+    // Above tungstenite's default 16 MiB frame limit, which would otherwise end the connection each time.
+    history.push_message(Message::binary(vec![0xa2; 17 << 20]));
+    history.push_with(|s| repo.create("fm.plyr.track", "3kaaaaaaaaaa2", &track("After")).commit_frame(s));
+    let server = FirehoseServer::start(history).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut ingest = Ingest::start(EventLog::open(dir.path()).unwrap(), opts(&server.url()));
+    ingest.wait_head(2).await;
+    drop(ingest.stop().await);
+    let events = all(dir.path());
+    let reason = events[0].envelope.reject_reason.as_deref().unwrap();
+    assert!(reason.starts_with("frame of 17825792 bytes exceeds the 8192-byte limit"), "{reason}");
+    assert_eq!((events[0].frame.len(), events[1].envelope.kind()), (8192, EventKind::Commit));
+    assert_eq!(server.connections(), 1);
+}

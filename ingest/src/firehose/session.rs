@@ -10,6 +10,7 @@ use reprise_events::{Envelope, GapRange};
 use serde_json::json;
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use super::decode::rejected;
 use super::{FirehoseContext, FirehoseEvent, FirehoseFrame, FirehoseOptions, FirehoseStart, decode_firehose};
@@ -21,6 +22,12 @@ use crate::live::writer::ToWriter;
 /// Messages with nothing wanted in them still move the cursor, but at most this often (a relay sends
 /// thousands a second, nearly none of them music): a reconnect then replays at most this much.
 const CURSOR_ONLY_EVERY: Duration = Duration::from_secs(1);
+
+/// The largest WebSocket message read: the largest `ingest.max_frame_bytes` allowed, so a frame over the
+/// configured limit still arrives whole and is kept as rejected (its first bytes) rather than breaking
+/// the connection. A larger one still ends the connection each time it is sent (tungstenite refuses to
+/// buffer it), and the follower retries with backoff.
+const READ_LIMIT: usize = 64 << 20;
 
 /// One firehose URL's follower task.
 pub(crate) struct Follower {
@@ -118,7 +125,12 @@ impl Follower {
         let url = self.subscribe_url();
         let requested = self.cursor;
         tracing::info!(host = %self.url, cursor = ?requested, "connecting to firehose");
-        let connect = tokio::time::timeout(self.opts.idle_timeout, tokio_tungstenite::connect_async(&url));
+        let limits =
+            WebSocketConfig::default().max_message_size(Some(READ_LIMIT)).max_frame_size(Some(READ_LIMIT));
+        let connect = tokio::time::timeout(
+            self.opts.idle_timeout,
+            tokio_tungstenite::connect_async_with_config(&url, Some(limits), true),
+        );
         let mut ws = tokio::select! {
             r = connect => match r {
                 Err(_) => return (End::Failed("connect timed out".into()), false),
