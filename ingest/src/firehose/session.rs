@@ -42,6 +42,20 @@ pub(crate) struct Follower {
     stop: watch::Receiver<bool>,
 }
 
+/// What one connection has read so far.
+struct Reading {
+    /// The cursor the connection asked for.
+    requested: Option<i64>,
+    /// After `OutdatedCursor`: where the gap it announces starts.
+    outdated_from: Option<i64>,
+    /// The newest seq of messages with nothing wanted, not yet handed to the writer.
+    pending_cursor: Option<i64>,
+    /// When something last went to the writer.
+    last_sent: Instant,
+    /// Whether any frame was read (which resets the backoff).
+    delivered: bool,
+}
+
 /// Why a connection ended.
 enum End {
     Stopped,
@@ -140,11 +154,13 @@ impl Follower {
             _ = stopped(&mut self.stop) => return (End::Stopped, false),
         };
         tracing::info!(host = %self.url, "connected to firehose");
-        let mut delivered = false;
-        // After `OutdatedCursor`: the first seq received closes the gap that starts after our cursor.
-        let mut outdated_from: Option<i64> = None;
-        let mut last_sent = Instant::now();
-        let mut pending_cursor: Option<i64> = None;
+        let mut r = Reading {
+            requested,
+            outdated_from: None,
+            pending_cursor: None,
+            last_sent: Instant::now(),
+            delivered: false,
+        };
         let every = self.opts.ping_interval.min(self.opts.idle_timeout / 4).max(Duration::from_millis(5));
         let mut tick = tokio::time::interval(every);
         let (mut last_frame, mut last_ping) = (Instant::now(), Instant::now());
@@ -164,90 +180,93 @@ impl Follower {
                             break End::Failed(format!("ping: {e}"));
                         }
                     }
-                    if pending_cursor.is_some() && last_sent.elapsed() >= CURSOR_ONLY_EVERY {
-                        if !self.send_cursor(pending_cursor.take()).await {
-                            break End::WriterGone;
-                        }
-                        last_sent = Instant::now();
+                    if let Err(end) = self.store_cursor_if_due(&mut r).await {
+                        break end;
                     }
                     continue;
                 }
                 msg = ws.next() => msg,
             };
             last_frame = Instant::now();
-            let bytes = match msg {
-                None => break End::Failed("connection closed".into()),
-                Some(Err(e)) => break End::Failed(format!("read: {e}")),
-                Some(Ok(Message::Binary(b))) => b,
-                Some(Ok(Message::Text(t))) => {
-                    let raw = t.as_bytes();
-                    let kept = &raw[..raw.len().min(self.opts.max_frame_bytes)];
-                    self.metrics.received(raw.len(), raw.len());
-                    let reason = format!(
-                        "text frame of {} bytes on subscribeRepos (frames are binary DAG-CBOR)",
-                        raw.len()
-                    );
-                    if !self.send(None, vec![rejected(kept, None, reason)]).await {
-                        break End::WriterGone;
-                    }
-                    continue;
-                }
-                Some(Ok(Message::Close(c))) => break End::Failed(format!("closed by the host: {c:?}")),
-                Some(Ok(_)) => continue, // ping (answered by tungstenite), pong: liveness only
+            let step = match msg {
+                None => Err(End::Failed("connection closed".into())),
+                Some(Err(e)) => Err(End::Failed(format!("read: {e}"))),
+                Some(Ok(Message::Binary(b))) => self.binary(&mut r, &b).await,
+                Some(Ok(Message::Text(t))) => self.text(t.as_bytes()).await,
+                Some(Ok(Message::Close(c))) => Err(End::Failed(format!("closed by the host: {c:?}"))),
+                Some(Ok(_)) => Ok(()), // ping (answered by tungstenite), pong: liveness only
             };
-            self.metrics.received(bytes.len(), bytes.len());
-            let (seq, events) = match decode_firehose(&bytes, &self.ctx) {
-                FirehoseFrame::Message { seq, mut events } => {
-                    if let Some(from) = outdated_from.take().filter(|f| *f < seq) {
-                        events.insert(0, self.outdated_gap(from, seq));
-                    }
-                    (Some(seq), events)
-                }
-                FirehoseFrame::Info { name, message } => {
-                    tracing::info!(host = %self.url, name = %name, message = ?message, "firehose info");
-                    if name == "OutdatedCursor" {
-                        outdated_from = Some(requested.unwrap_or(0) + 1);
-                    }
-                    continue;
-                }
-                FirehoseFrame::Error { error, message, event } => {
-                    tracing::warn!(host = %self.url, error = %error, message = ?message, "firehose error frame");
-                    if !self.send(None, vec![event]).await {
-                        break End::WriterGone;
-                    }
-                    break match error.as_str() {
-                        "FutureCursor" => End::FutureCursor,
-                        _ => End::Failed(format!("error frame {error}")),
-                    };
-                }
-                FirehoseFrame::Rejected { seq, event } => {
-                    tracing::warn!(host = %self.url, seq, reason = event.envelope.reject_reason.as_deref().unwrap_or(""), "firehose frame rejected");
-                    (seq, vec![event])
-                }
-            };
-            delivered = true;
-            if events.is_empty() {
-                pending_cursor = pending_cursor.max(seq);
-                self.cursor = self.cursor.max(seq);
-                if last_sent.elapsed() >= CURSOR_ONLY_EVERY {
-                    if !self.send_cursor(pending_cursor.take()).await {
-                        break End::WriterGone;
-                    }
-                    last_sent = Instant::now();
-                }
-                continue;
+            if let Err(end) = step {
+                break end;
             }
-            pending_cursor = None;
-            if !self.send(seq, events).await {
-                break End::WriterGone;
-            }
-            last_sent = Instant::now();
         };
         // Whatever moved the cursor without events is stored before the next connection asks from it.
-        if pending_cursor.is_some() && !self.send_cursor(pending_cursor).await {
-            return (End::WriterGone, delivered);
+        if r.pending_cursor.is_some() && !self.send_cursor(r.pending_cursor).await {
+            return (End::WriterGone, r.delivered);
         }
-        (end, delivered)
+        (end, r.delivered)
+    }
+
+    /// A text frame: not the firehose's framing, kept as rejected.
+    async fn text(&mut self, raw: &[u8]) -> Result<(), End> {
+        self.metrics.received(raw.len(), raw.len());
+        let kept = &raw[..raw.len().min(self.opts.max_frame_bytes)];
+        let reason =
+            format!("text frame of {} bytes on subscribeRepos (frames are binary DAG-CBOR)", raw.len());
+        self.send(None, vec![rejected(kept, None, reason)]).await.then_some(()).ok_or(End::WriterGone)
+    }
+
+    /// A binary frame: decoded, and its events (or only its seq) handed to the writer.
+    async fn binary(&mut self, r: &mut Reading, bytes: &[u8]) -> Result<(), End> {
+        self.metrics.received(bytes.len(), bytes.len());
+        let (seq, events) = match decode_firehose(bytes, &self.ctx) {
+            FirehoseFrame::Message { seq, mut events } => {
+                if let Some(from) = r.outdated_from.take().filter(|f| *f < seq) {
+                    events.insert(0, self.outdated_gap(from, seq));
+                }
+                (Some(seq), events)
+            }
+            FirehoseFrame::Info { name, message } => {
+                tracing::info!(host = %self.url, name = %name, message = ?message, "firehose info");
+                if name == "OutdatedCursor" {
+                    // The first seq received closes the gap that starts after our cursor.
+                    r.outdated_from = Some(r.requested.unwrap_or(0) + 1);
+                }
+                return Ok(());
+            }
+            FirehoseFrame::Error { error, message, event } => {
+                tracing::warn!(host = %self.url, error = %error, message = ?message, "firehose error frame");
+                if !self.send(None, vec![event]).await {
+                    return Err(End::WriterGone);
+                }
+                return Err(match error.as_str() {
+                    "FutureCursor" => End::FutureCursor,
+                    _ => End::Failed(format!("error frame {error}")),
+                });
+            }
+            FirehoseFrame::Rejected { seq, event } => {
+                tracing::warn!(host = %self.url, seq, reason = event.envelope.reject_reason.as_deref().unwrap_or(""), "firehose frame rejected");
+                (seq, vec![event])
+            }
+        };
+        r.delivered = true;
+        if events.is_empty() {
+            r.pending_cursor = r.pending_cursor.max(seq);
+            self.cursor = self.cursor.max(seq);
+            return self.store_cursor_if_due(r).await;
+        }
+        r.pending_cursor = None;
+        r.last_sent = Instant::now();
+        self.send(seq, events).await.then_some(()).ok_or(End::WriterGone)
+    }
+
+    /// Stores a cursor moved only by messages with nothing wanted, once `CURSOR_ONLY_EVERY` has passed.
+    async fn store_cursor_if_due(&mut self, r: &mut Reading) -> Result<(), End> {
+        if r.pending_cursor.is_none() || r.last_sent.elapsed() < CURSOR_ONLY_EVERY {
+            return Ok(());
+        }
+        r.last_sent = Instant::now();
+        self.send_cursor(r.pending_cursor.take()).await.then_some(()).ok_or(End::WriterGone)
     }
 
     async fn send(&mut self, seq: Option<i64>, events: Vec<FirehoseEvent>) -> bool {
