@@ -41,6 +41,11 @@ pub enum Command {
         /// `/subscribe` or `/xrpc/network.bsky.jetstream.subscribeEvents`).
         #[arg(long, value_name = "URL", conflicts_with = "fixture")]
         jetstream: Vec<String>,
+        /// Follow this `com.atproto.sync.subscribeRepos` URL of a PDS or relay instead of `ingest.firehose`
+        /// (repeatable; each followed concurrently). With any firehose, Jetstream is followed only when
+        /// `--jetstream` is also given.
+        #[arg(long, value_name = "URL", conflicts_with = "fixture")]
+        firehose: Vec<String>,
     },
     /// Print the log's state as JSON: cursors per source, head, events by kind.
     Status,

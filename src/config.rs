@@ -85,6 +85,16 @@ pub struct IngestConfig {
     pub blind_window_seconds: u64,
     pub backoff_initial_ms: u64,
     pub backoff_max_ms: u64,
+    pub firehose: Vec<String>,
+    pub firehose_start: FirehoseStart,
+}
+
+/// Where a firehose with no stored cursor starts (`ingest.firehose_start`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FirehoseStart {
+    Oldest,
+    Live,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -253,6 +263,10 @@ fn validate(c: &Config) -> anyhow::Result<()> {
         reprise_ingest::Wire::of(host)
             .map_err(|e| anyhow::anyhow!("configuration key `ingest.hosts`: {e}"))?;
     }
+    for url in &c.ingest.firehose {
+        reprise_ingest::check_firehose_url(url)
+            .map_err(|e| anyhow::anyhow!("configuration key `ingest.firehose`: {e}"))?;
+    }
     for (key, value) in [
         ("ingest.backoff_initial_ms", c.ingest.backoff_initial_ms),
         ("ingest.backoff_max_ms", c.ingest.backoff_max_ms),
@@ -411,6 +425,24 @@ mod tests {
         assert!(got.contains("`ingest.hosts`"), "{got}");
         let got = err(None, &[("REPRISE_INGEST__HOSTS", "ws://a/firehose")]);
         assert!(got.contains("unknown Jetstream path"), "{got}");
+    }
+
+    #[test]
+    fn firehose_keys() {
+        let c = load(None, env(&[]), &FlagOverrides::default()).unwrap();
+        assert!(c.ingest.firehose.is_empty());
+        assert_eq!(c.ingest.firehose_start, FirehoseStart::Oldest);
+        let url = "ws://127.0.0.1:2583/xrpc/com.atproto.sync.subscribeRepos";
+        let vars = [("REPRISE_INGEST__FIREHOSE", url), ("REPRISE_INGEST__FIREHOSE_START", "live")];
+        let c = load(None, env(&vars), &FlagOverrides::default()).unwrap();
+        assert_eq!(
+            (c.ingest.firehose.as_slice(), c.ingest.firehose_start),
+            ([url.to_owned()].as_slice(), FirehoseStart::Live)
+        );
+        let got = err(None, &[("REPRISE_INGEST__FIREHOSE", "ws://a/subscribe")]);
+        assert!(got.contains("`ingest.firehose`") && got.contains("subscribeRepos"), "{got}");
+        let got = err(None, &[("REPRISE_INGEST__FIREHOSE_START", "newest")]);
+        assert!(got.contains("unknown variant `newest`, expected `oldest` or `live`"), "{got}");
     }
 
     #[test]

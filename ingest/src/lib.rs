@@ -1,13 +1,14 @@
 //! Ingest: the only crate that knows wire formats.
 //!
 //! Frames arrive from a source (a fixture file of Jetstream v1 lines, or live Jetstream hosts on either
-//! wire: `live`), are checked just enough to fill the log's envelope, and are appended to the event log in
+//! wire: `live`; `com.atproto.sync.subscribeRepos` from a PDS or relay: `firehose`), are checked just enough to fill the log's envelope, and are appended to the event log in
 //! batches together with the source's cursor. Nothing is dropped: a frame that cannot be understood is
 //! appended as a rejected event carrying the reason.
 
 pub mod backfill;
 mod bodies;
 mod cid;
+pub mod firehose;
 mod fixture;
 mod lines;
 pub mod live;
@@ -17,6 +18,7 @@ mod v2;
 
 pub use bodies::{AccountBody, IdentityBody, account_body, identity_body};
 pub use cid::{check_record_cid, record_cid};
+pub use firehose::{FIREHOSE_PATH, FirehoseOptions, FirehoseStart, check_firehose_url, run_firehose};
 pub use fixture::{FixtureOptions, FixtureReport, fixture_source, ingest_fixture};
 pub use live::{Filters, LiveOptions, PUBLIC_V1_HOSTS, Wire, run_live, run_live_with_filters};
 pub use metrics::IngestMetrics;

@@ -27,7 +27,7 @@ pub fn dispatch(command: Command, config: Config) -> anyhow::Result<ExitCode> {
     match command {
         Command::Lexicon { command } => return Ok(lexicon::dispatch(command)),
         Command::Media { command: MediaCommand::Retry { cid } } => media::retry(&config, &cid)?,
-        Command::Run { fixture, jetstream } => run::run(config, fixture, jetstream)?,
+        Command::Run { fixture, jetstream, firehose } => run::run(config, fixture, jetstream, firehose)?,
         Command::Status => status::status(&config)?,
         Command::Serve => run::serve(config)?,
         Command::Ingest { fixture } => ingest(&config, &fixture)?,

@@ -1,6 +1,8 @@
 //! `reprise run` and `reprise serve`: the long-running stages in one process, and their shutdown.
 //!
-//! Ingest is a fixture file (`--fixture`) or live Jetstream (`ingest.hosts`, or `--jetstream URL`).
+//! Ingest is a fixture file (`--fixture`), live Jetstream (`ingest.hosts`, or `--jetstream URL`), or
+//! subscribeRepos firehoses (`ingest.firehose`, or `--firehose URL`), with Jetstream beside them only
+//! when `--jetstream` is given too.
 //! Stages meet through the log: ingest appends and moves the head; the projector waits on the head,
 //! applies, and checkpoints; the media worker (`media.rs`) takes jobs from `views.db` and appends their
 //! state changes; the API reads `views.db` and serves audio from the object store. On SIGINT or SIGTERM every stage finishes its
@@ -13,7 +15,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use reprise_events::EventLog;
-use reprise_ingest::{IngestMetrics, LiveOptions};
+use reprise_ingest::{FirehoseOptions, FirehoseStart, IngestMetrics, LiveOptions};
 use reprise_projector::{Projector, VIEWS_FILE};
 use reprise_query_api::AppState;
 use tokio::net::TcpListener;
@@ -44,10 +46,56 @@ pub(crate) fn live_options(config: &Config, jetstream: Vec<String>) -> anyhow::R
     })
 }
 
-pub fn run(config: Config, fixture: Option<PathBuf>, jetstream: Vec<String>) -> anyhow::Result<()> {
-    let live = match fixture {
-        Some(_) => None,
-        None => Some(live_options(&config, jetstream)?),
+/// Firehose ingest's settings from the configuration; `firehose` (from `--firehose`) replaces the URL list.
+fn firehose_options(config: &Config, firehose: Vec<String>) -> anyhow::Result<FirehoseOptions> {
+    let c = &config.ingest;
+    let urls = if firehose.is_empty() { c.firehose.clone() } else { firehose };
+    for url in &urls {
+        reprise_ingest::check_firehose_url(url).map_err(|e| anyhow::anyhow!("--firehose {e}"))?;
+    }
+    Ok(FirehoseOptions {
+        urls,
+        wanted_collections: c.wanted_collections.clone(),
+        wanted_dids: c.wanted_dids.clone(),
+        start: match c.firehose_start {
+            crate::config::FirehoseStart::Oldest => FirehoseStart::Oldest,
+            crate::config::FirehoseStart::Live => FirehoseStart::Live,
+        },
+        backoff_initial: Duration::from_millis(c.backoff_initial_ms),
+        backoff_max: Duration::from_millis(c.backoff_max_ms),
+        batch_size: c.batch_size,
+        max_frame_bytes: c.max_frame_bytes,
+        ..FirehoseOptions::default()
+    })
+}
+
+/// The network sources `reprise run` follows: the firehoses when any is configured (and Jetstream too only
+/// when `--jetstream` names hosts), otherwise Jetstream.
+fn network_sources(
+    config: &Config,
+    jetstream: Vec<String>,
+    firehose: Vec<String>,
+) -> anyhow::Result<(Option<LiveOptions>, Option<FirehoseOptions>)> {
+    let firehose = firehose_options(config, firehose)?;
+    if firehose.urls.is_empty() {
+        return Ok((Some(live_options(config, jetstream)?), None));
+    }
+    let live = match jetstream.is_empty() {
+        true => None,
+        false => Some(live_options(config, jetstream)?),
+    };
+    Ok((live, Some(firehose)))
+}
+
+pub fn run(
+    config: Config,
+    fixture: Option<PathBuf>,
+    jetstream: Vec<String>,
+    firehose: Vec<String>,
+) -> anyhow::Result<()> {
+    let (live, firehose) = match fixture {
+        Some(_) => (None, None),
+        None => network_sources(&config, jetstream, firehose)?,
     };
     let runtime = runtime()?;
     let result = runtime.block_on(async move {
@@ -69,26 +117,44 @@ pub fn run(config: Config, fixture: Option<PathBuf>, jetstream: Vec<String>) -> 
             false => None,
         };
 
-        let head = log.subscribe();
-        let ingest = match (fixture, live) {
-            (Some(path), _) => {
-                let stop_flag = stop_flag.clone();
-                let opts = super::fixture_options(&config);
-                tokio::task::spawn_blocking(move || -> anyhow::Result<EventLog> {
-                    let mut log = log;
-                    let r = reprise_ingest::ingest_fixture(&mut log, &path, &opts, &stop_flag)?;
-                    tracing::info!(source = %r.source, lines = r.lines, appended = r.appended, duplicates = r.duplicates, rejected = r.rejected, interrupted = r.interrupted, "fixture ingested; still serving");
-                    Ok(log)
-                })
+        let mut heads = Vec::new();
+        let mut ingests: Vec<tokio::task::JoinHandle<anyhow::Result<EventLog>>> = Vec::new();
+        if let Some(path) = fixture {
+            heads.push(log.subscribe());
+            let stop_flag = stop_flag.clone();
+            let opts = super::fixture_options(&config);
+            ingests.push(tokio::task::spawn_blocking(move || -> anyhow::Result<EventLog> {
+                let mut log = log;
+                let r = reprise_ingest::ingest_fixture(&mut log, &path, &opts, &stop_flag)?;
+                tracing::info!(source = %r.source, lines = r.lines, appended = r.appended, duplicates = r.duplicates, rejected = r.rejected, interrupted = r.interrupted, "fixture ingested; still serving");
+                Ok(log)
+            }));
+        } else {
+            // Jetstream and the firehoses each append through their own log writer (one SQLite
+            // connection each; appends take the write lock up front), so neither waits on the other's batch.
+            let mut log = Some(log);
+            let mut next_log = || match log.take() {
+                Some(l) => Ok::<_, anyhow::Error>(l),
+                None => Ok(EventLog::open(&config.data_dir)?),
+            };
+            if let Some(opts) = firehose {
+                let log = next_log()?;
+                heads.push(log.subscribe());
+                tracing::info!(urls = ?opts.urls, collections = ?opts.wanted_collections, "following firehose");
+                let (metrics, stop_rx) = (metrics.clone(), stop_rx.clone());
+                ingests.push(tokio::spawn(async move {
+                    Ok(reprise_ingest::run_firehose(log, opts, metrics, stop_rx).await?)
+                }));
             }
-            (None, live) => {
-                let opts = live.unwrap_or_default();
+            if let Some(opts) = live {
+                let log = next_log()?;
+                heads.push(log.subscribe());
                 tracing::info!(hosts = ?opts.hosts, collections = ?opts.wanted_collections, "following jetstream");
                 let (metrics, stop_rx) = (metrics.clone(), stop_rx.clone());
-                tokio::spawn(async move { Ok(reprise_ingest::run_live(log, opts, metrics, stop_rx).await?) })
+                ingests.push(tokio::spawn(async move { Ok(reprise_ingest::run_live(log, opts, metrics, stop_rx).await?) }));
             }
-        };
-        let heads = [Some(head), media.as_ref().map(|m| m.head.clone())].into_iter().flatten().collect();
+        }
+        heads.extend(media.as_ref().map(|m| m.head.clone()));
         let projecting = tokio::spawn(reprise_projector::follow(
             projector,
             heads,
@@ -108,7 +174,10 @@ pub fn run(config: Config, fixture: Option<PathBuf>, jetstream: Vec<String>) -> 
         stop_flag.store(true, Ordering::Relaxed);
         let _ = stop_tx.send(true);
         // The log must outlive ingest's last batch; keep it until the projector has seen that batch.
-        let _log = ingest.await.context("ingest task")??;
+        let mut _logs = Vec::new();
+        for ingest in ingests {
+            _logs.push(ingest.await.context("ingest task")??);
+        }
         if let Some(media) = media {
             media.stop().await?;
         }

@@ -16,11 +16,12 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
-use tokio::task::AbortHandle;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http;
+
+use crate::tasks::Tasks;
 
 /// The v2 subscription path.
 pub const V2_PATH: &str = "/xrpc/network.bsky.jetstream.subscribeEvents";
@@ -179,7 +180,13 @@ struct State {
     options_updates: watch::Sender<usize>,
     queries: Mutex<Vec<String>>,
     kill: watch::Sender<u64>,
-    tasks: Mutex<Vec<AbortHandle>>,
+    tasks: Tasks,
+}
+
+impl AsRef<Tasks> for State {
+    fn as_ref(&self) -> &Tasks {
+        &self.tasks
+    }
 }
 
 /// A running test server on 127.0.0.1. Dropping it stops it and drops every connection.
@@ -206,17 +213,9 @@ impl JetstreamServer {
             options_updates: watch::Sender::new(0),
             queries: Mutex::new(Vec::new()),
             kill: watch::Sender::new(0),
-            tasks: Mutex::new(Vec::new()),
+            tasks: Tasks::default(),
         });
-        let accept_state = state.clone();
-        let accept = tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let st = accept_state.clone();
-                let task = tokio::spawn(async move { serve(stream, st).await });
-                accept_state.tasks.lock().unwrap().push(task.abort_handle());
-            }
-        });
-        state.tasks.lock().unwrap().push(accept.abort_handle());
+        Tasks::accept(&state, listener, serve);
         JetstreamServer { addr, state }
     }
 
@@ -265,9 +264,7 @@ impl JetstreamServer {
 
     /// Stops listening and drops every connection: the host is gone.
     pub fn shutdown(&self) {
-        for t in self.state.tasks.lock().unwrap().drain(..) {
-            t.abort();
-        }
+        self.state.tasks.abort_all();
     }
 }
 

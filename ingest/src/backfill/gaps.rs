@@ -1,7 +1,8 @@
 //! Gap repair: when the log holds gap events (a cursor older than a host keeps, a host switch wider
 //! than the replay window, a blind host), every repo the log knows may have missed commits in the gap.
 //! Which ones is unknowable from the stream, so all of them are backfilled; repos done at their current
-//! rev are skipped cheaply (`getLatestCommit`), so only repos that changed are fetched again.
+//! rev are skipped cheaply (`getLatestCommit`), so only repos that changed are fetched again. A gap that
+//! names a repo (the firehose's `tooBig` commits and `#sync` messages) adds that repo.
 
 use reprise_events::{EventKind, LogReader};
 
@@ -15,7 +16,7 @@ pub struct GapRepair {
     pub gaps: usize,
     /// The seq of the last of them: mark it repaired once every repo is backfilled.
     pub through_seq: i64,
-    /// Every DID with a commit in the log.
+    /// Every DID with a commit in the log, and every DID a gap names.
     pub dids: Vec<String>,
 }
 
@@ -23,11 +24,13 @@ pub struct GapRepair {
 pub fn plan_gap_repair(reader: &LogReader, progress: &Progress) -> Result<Option<GapRepair>, IngestError> {
     let gaps = reader.read_kind_after(EventKind::Gap, progress.gaps_repaired_through()?)?;
     let Some(last) = gaps.last() else { return Ok(None) };
-    Ok(Some(GapRepair {
-        gaps: gaps.len(),
-        through_seq: last.seq,
-        dids: reader.dids_with(EventKind::Commit)?,
-    }))
+    // A gap that names its repo (a firehose `tooBig` commit or `#sync`) may be about a repo the log has
+    // no commit of yet.
+    let mut dids = reader.dids_with(EventKind::Commit)?;
+    dids.extend(gaps.iter().filter_map(|g| g.envelope.did.clone()));
+    dids.sort();
+    dids.dedup();
+    Ok(Some(GapRepair { gaps: gaps.len(), through_seq: last.seq, dids }))
 }
 
 #[cfg(test)]
@@ -66,5 +69,10 @@ mod tests {
             plan_gap_repair(&log.reader().unwrap(), &progress).unwrap().map(|p| p.through_seq),
             Some(3)
         );
+        let too_big =
+            Envelope { did: Some("did:plc:b".into()), ..Envelope::gap(GapRange { from: 9, to: 10 }) };
+        log.append("h", &[event(too_big)], None).unwrap();
+        let plan = plan_gap_repair(&log.reader().unwrap(), &progress).unwrap().unwrap();
+        assert_eq!(plan.dids, ["did:plc:a", "did:plc:b"], "the repo a gap names is repaired too");
     }
 }

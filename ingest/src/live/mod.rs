@@ -9,9 +9,9 @@
 //! can no longer replay is appended as a gap event naming the missing range.
 
 mod dictionary;
-mod resume;
+pub(crate) mod resume;
 mod session;
-mod writer;
+pub(crate) mod writer;
 pub mod zstd;
 
 use std::sync::Arc;
@@ -378,6 +378,6 @@ impl Supervisor {
             source_cursor: cursor,
             received_at_us: now_us(),
         };
-        self.tx.send(ToWriter { source: host.source.clone(), event }).await.is_ok()
+        self.tx.send(ToWriter::single(host.source.clone(), event)).await.is_ok()
     }
 }

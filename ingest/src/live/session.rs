@@ -260,7 +260,7 @@ impl<'a> Session<'a> {
             source_cursor: decoded.cursor,
             received_at_us: now_us(),
         };
-        if self.tx.send(ToWriter { source: self.host.source.clone(), event }).await.is_err() {
+        if self.tx.send(ToWriter::single(self.host.source.clone(), event)).await.is_err() {
             return Step::End(SessionEnd::WriterGone);
         }
         self.delivered += 1;

@@ -9,11 +9,23 @@ use tokio::sync::mpsc;
 
 use crate::{IngestError, IngestMetrics, now_us};
 
-/// One event on its way to the log, with the source (host URL) it came from.
+/// One event on its way to the log, with the source (host URL) it came from, and the source position
+/// to store once it is appended: an event that is not the last of its message (a firehose commit with
+/// several ops) carries none, so a transaction never stores a position half of whose message is missing.
+/// An item without an event only moves the cursor (firehose messages with nothing wanted in them).
 #[derive(Debug)]
 pub(crate) struct ToWriter {
     pub source: Arc<str>,
-    pub event: NewEvent,
+    pub event: Option<NewEvent>,
+    pub cursor: Option<i64>,
+}
+
+impl ToWriter {
+    /// A live Jetstream event: each frame is one event, and its own cursor.
+    pub(crate) fn single(source: Arc<str>, event: NewEvent) -> Self {
+        let cursor = event.source_cursor;
+        ToWriter { source, event: Some(event), cursor }
+    }
 }
 
 /// Appends everything that arrives until every sender is gone, then hands the log back.
@@ -43,13 +55,17 @@ fn flush(log: &mut EventLog, batch: &mut Vec<ToWriter>, metrics: &IngestMetrics)
     let mut items = batch.drain(..).peekable();
     while let Some(first) = items.next() {
         let source = first.source.clone();
-        let mut events = vec![first.event];
+        let mut cursor = first.cursor;
+        let mut events: Vec<NewEvent> = first.event.into_iter().collect();
         while let Some(next) = items.next_if(|i| i.source == source) {
-            events.push(next.event);
+            cursor = cursor.max(next.cursor);
+            events.extend(next.event);
         }
         // The events of one source arrive in the channel in receive order, so the highest cursor
         // among them covers everything before it (the resume rewind covers reordering on the wire).
-        let cursor = events.iter().filter_map(|e| e.source_cursor).max();
+        if events.is_empty() && cursor.is_none() {
+            continue;
+        }
         let out = log.append(&source, &events, cursor)?;
         metrics.events_appended.fetch_add(out.appended as u64, Relaxed);
         metrics.duplicates_dropped.fetch_add(out.duplicates as u64, Relaxed);
@@ -65,4 +81,39 @@ fn flush(log: &mut EventLog, batch: &mut Vec<ToWriter>, metrics: &IngestMetrics)
         tracing::debug!(source = %source, appended = out.appended, duplicates = out.duplicates, head = out.head, cursor, "appended live batch");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use reprise_events::Envelope;
+
+    use super::*;
+
+    fn item(source: &Arc<str>, seq: i64, last_of_message: bool) -> ToWriter {
+        let event = NewEvent {
+            envelope: Envelope::rejected(format!("event of message {seq}")),
+            frame: format!("{seq} {last_of_message}").into_bytes(),
+            source_cursor: Some(seq),
+            received_at_us: 1,
+        };
+        ToWriter { source: source.clone(), event: Some(event), cursor: last_of_message.then_some(seq) }
+    }
+
+    #[test]
+    fn a_position_is_stored_only_with_the_last_event_of_its_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = EventLog::open(dir.path()).unwrap();
+        let (a, b): (Arc<str>, Arc<str>) = (Arc::from("a"), Arc::from("b"));
+        let metrics = IngestMetrics::default();
+        // Message 7 of `a` is split across two batches, with `b` in between.
+        flush(&mut log, &mut vec![item(&a, 6, true), item(&a, 7, false), item(&b, 3, true)], &metrics)
+            .unwrap();
+        assert_eq!(log.cursor("a").unwrap().unwrap().cursor, 6, "half of message 7 is not a position");
+        assert_eq!(log.cursor("b").unwrap().unwrap().cursor, 3);
+        let moves_only = ToWriter { source: a.clone(), event: None, cursor: None };
+        flush(&mut log, &mut vec![item(&a, 7, true), moves_only], &metrics).unwrap();
+        assert_eq!(log.cursor("a").unwrap().unwrap().cursor, 7);
+        flush(&mut log, &mut vec![ToWriter { source: a, event: None, cursor: Some(9) }], &metrics).unwrap();
+        assert_eq!((log.cursor("a").unwrap().unwrap().cursor, log.head()), (9, 4), "a cursor alone moves");
+    }
 }

@@ -1,0 +1,151 @@
+//! Ingest straight from `com.atproto.sync.subscribeRepos` (a PDS or a relay), beside or instead of Jetstream.
+//!
+//! Each firehose URL is followed concurrently by its own task and is its own log source (named by its
+//! URL) with its own cursor: the `seq` of the last message stored, written in the same transaction as
+//! the events (through live ingest's writer, so a message's events and its seq commit together) and
+//! resumed on reconnect with `?cursor=<seq>`. `decode.rs` turns each frame into log events (a pure
+//! function); `session.rs` is one connection. Redelivered messages add nothing: every event's identity
+//! (a commit's repo, record, rev and CID; an identity or account event's upstream seq; a rejected or gap
+//! event's source, seq and bytes) is the same each time it is delivered.
+
+mod commit;
+mod decode;
+mod session;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reprise_events::EventLog;
+use tokio::sync::{mpsc, watch};
+
+pub use decode::{FirehoseContext, FirehoseEvent, FirehoseFrame, decode_firehose};
+
+use crate::live::writer::{self, ToWriter};
+use crate::{IngestError, IngestMetrics};
+
+/// The XRPC path of the firehose.
+pub const FIREHOSE_PATH: &str = "/xrpc/com.atproto.sync.subscribeRepos";
+
+/// Where a firehose with no stored cursor starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FirehoseStart {
+    /// `cursor=0`: everything the host still keeps (older history: an `OutdatedCursor` gap).
+    Oldest,
+    /// No cursor: from the live tail.
+    Live,
+}
+
+/// How firehose ingest behaves. `Default` is the documented configuration (with no URLs).
+#[derive(Debug, Clone)]
+pub struct FirehoseOptions {
+    /// `ws://` or `wss://` URLs ending in [`FIREHOSE_PATH`], followed concurrently.
+    pub urls: Vec<String>,
+    pub wanted_collections: Vec<String>,
+    /// Empty: every repo.
+    pub wanted_dids: Vec<String>,
+    pub start: FirehoseStart,
+    pub backoff_initial: Duration,
+    pub backoff_max: Duration,
+    /// A ping is sent this often...
+    pub ping_interval: Duration,
+    /// ...and a connection with no frame and no pong for this long is dropped.
+    pub idle_timeout: Duration,
+    /// Events per log transaction at most.
+    pub batch_size: usize,
+    pub max_frame_bytes: usize,
+}
+
+impl Default for FirehoseOptions {
+    fn default() -> Self {
+        FirehoseOptions {
+            urls: Vec::new(),
+            wanted_collections: vec!["fm.plyr.*".into(), "fm.teal.*".into()],
+            wanted_dids: Vec::new(),
+            start: FirehoseStart::Oldest,
+            backoff_initial: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(30),
+            ping_interval: Duration::from_secs(15),
+            idle_timeout: Duration::from_secs(45),
+            batch_size: 1000,
+            max_frame_bytes: 4 << 20,
+        }
+    }
+}
+
+/// Checks that `url` is a firehose subscription URL (`ws[s]://host[:port]/xrpc/com.atproto.sync.subscribeRepos`).
+pub fn check_firehose_url(url: &str) -> Result<(), String> {
+    let rest = url
+        .strip_prefix("ws://")
+        .or_else(|| url.strip_prefix("wss://"))
+        .ok_or_else(|| format!("{url}: a firehose URL starts with ws:// or wss://"))?;
+    let path = rest.find('/').map(|i| &rest[i..]).unwrap_or("");
+    if path != FIREHOSE_PATH {
+        return Err(format!("{url}: a firehose URL's path is {FIREHOSE_PATH} (with no query), not {path:?}"));
+    }
+    if rest.starts_with('/') {
+        return Err(format!("{url}: no host"));
+    }
+    Ok(())
+}
+
+/// Follows every firehose in `opts.urls` until `stop` turns true; returns the log once every received
+/// event is appended.
+pub async fn run_firehose(
+    log: EventLog,
+    opts: FirehoseOptions,
+    metrics: Arc<IngestMetrics>,
+    stop: watch::Receiver<bool>,
+) -> Result<EventLog, IngestError> {
+    if opts.urls.is_empty() {
+        return Err(IngestError::Config("no firehose URLs configured".into()));
+    }
+    for url in &opts.urls {
+        check_firehose_url(url).map_err(IngestError::Config)?;
+    }
+    let stored = log.cursors()?;
+    let (tx, rx) = mpsc::channel(crate::live::FRAMES_IN_FLIGHT);
+    let batch_size = opts.batch_size.max(1);
+    let writer = {
+        let metrics = metrics.clone();
+        tokio::task::spawn_blocking(move || writer::write_loop(log, rx, batch_size, metrics))
+    };
+    let mut tasks = tokio::task::JoinSet::new();
+    for url in &opts.urls {
+        let cursor = stored.iter().find(|c| &c.source == url).map(|c| c.cursor);
+        if let Some(c) = cursor {
+            metrics.set_cursor(url, c);
+        }
+        let follower = session::Follower::new(url, cursor, &opts, metrics.clone(), tx.clone(), stop.clone());
+        tasks.spawn(follower.run());
+    }
+    drop(tx);
+    while tasks.join_next().await.is_some() {}
+    writer.await.map_err(|e| IngestError::Config(format!("log writer panicked: {e}")))?
+}
+
+/// Sends one message's events to the writer, the last one carrying the message's seq as the cursor to
+/// store, so the seq commits in the same transaction as the last of them. False if the writer is gone.
+pub(crate) async fn send_message(
+    tx: &mpsc::Sender<ToWriter>,
+    source: &Arc<str>,
+    seq: Option<i64>,
+    events: Vec<FirehoseEvent>,
+) -> bool {
+    let n = events.len();
+    for (i, e) in events.into_iter().enumerate() {
+        let event = reprise_events::NewEvent {
+            envelope: e.envelope,
+            frame: e.frame,
+            source_cursor: seq,
+            received_at_us: crate::now_us(),
+        };
+        let cursor = if i + 1 == n { seq } else { None };
+        if tx.send(ToWriter { source: source.clone(), event: Some(event), cursor }).await.is_err() {
+            return false;
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests;

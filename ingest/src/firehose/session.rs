@@ -1,0 +1,296 @@
+//! Following one firehose URL: connect at the stored cursor, read frames until the connection ends,
+//! back off, reconnect at the last seq handed to the writer.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use reprise_events::{Envelope, GapRange};
+use serde_json::json;
+use tokio::sync::{mpsc, watch};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+use super::decode::rejected;
+use super::{FirehoseContext, FirehoseEvent, FirehoseFrame, FirehoseOptions, FirehoseStart, decode_firehose};
+use crate::IngestMetrics;
+use crate::live::resume::backoff;
+use crate::live::stopped;
+use crate::live::writer::ToWriter;
+
+/// Messages with nothing wanted in them still move the cursor, but at most this often (a relay sends
+/// thousands a second, nearly none of them music): a reconnect then replays at most this much.
+const CURSOR_ONLY_EVERY: Duration = Duration::from_secs(1);
+
+/// The largest WebSocket message read: the largest `ingest.max_frame_bytes` allowed, so a frame over the
+/// configured limit still arrives whole and is kept as rejected (its first bytes) rather than breaking
+/// the connection. A larger one still ends the connection each time it is sent (tungstenite refuses to
+/// buffer it), and the follower retries with backoff.
+const READ_LIMIT: usize = 64 << 20;
+
+/// One firehose URL's follower task.
+pub(crate) struct Follower {
+    url: String,
+    source: Arc<str>,
+    /// The last seq handed to the writer (stored, or on its way).
+    cursor: Option<i64>,
+    ctx: FirehoseContext,
+    opts: FirehoseOptions,
+    metrics: Arc<IngestMetrics>,
+    tx: mpsc::Sender<ToWriter>,
+    stop: watch::Receiver<bool>,
+}
+
+/// What one connection has read so far.
+struct Reading {
+    /// The cursor the connection asked for.
+    requested: Option<i64>,
+    /// After `OutdatedCursor`: where the gap it announces starts.
+    outdated_from: Option<i64>,
+    /// The newest seq of messages with nothing wanted, not yet handed to the writer.
+    pending_cursor: Option<i64>,
+    /// When something last went to the writer.
+    last_sent: Instant,
+    /// Whether any frame was read (which resets the backoff).
+    delivered: bool,
+}
+
+/// Why a connection ended.
+enum End {
+    Stopped,
+    WriterGone,
+    /// The host has no message after our cursor (its history was reset): start again as on a first start.
+    FutureCursor,
+    Failed(String),
+}
+
+impl Follower {
+    pub(crate) fn new(
+        url: &str,
+        cursor: Option<i64>,
+        opts: &FirehoseOptions,
+        metrics: Arc<IngestMetrics>,
+        tx: mpsc::Sender<ToWriter>,
+        stop: watch::Receiver<bool>,
+    ) -> Self {
+        let ctx = FirehoseContext {
+            host: url.to_owned(),
+            wanted_collections: opts.wanted_collections.clone(),
+            wanted_dids: opts.wanted_dids.clone(),
+            max_frame_bytes: opts.max_frame_bytes,
+        };
+        let cursor = cursor.or_else(|| first_cursor(opts.start));
+        Follower {
+            url: url.to_owned(),
+            source: Arc::from(url),
+            cursor,
+            ctx,
+            opts: opts.clone(),
+            metrics,
+            tx,
+            stop,
+        }
+    }
+
+    pub(crate) async fn run(mut self) {
+        let mut streak = 0u32;
+        let mut connections = 0u64;
+        loop {
+            if *self.stop.borrow() {
+                return;
+            }
+            if connections > 0 {
+                self.metrics.reconnects.fetch_add(1, Relaxed);
+            }
+            connections += 1;
+            let (end, delivered) = self.connection().await;
+            if delivered {
+                streak = 0;
+            }
+            match end {
+                End::Stopped | End::WriterGone => return,
+                End::FutureCursor => {
+                    tracing::warn!(host = %self.url, cursor = ?self.cursor, start = ?self.opts.start, "the firehose has nothing after our cursor (FutureCursor: its history was reset): starting over as on a first start");
+                    self.cursor = first_cursor(self.opts.start);
+                }
+                End::Failed(reason) => {
+                    tracing::warn!(host = %self.url, reason = %reason, "firehose connection ended");
+                }
+            }
+            streak += 1;
+            let delay = backoff(streak - 1, self.opts.backoff_initial, self.opts.backoff_max);
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = stopped(&mut self.stop) => return,
+            }
+        }
+    }
+
+    fn subscribe_url(&self) -> String {
+        match self.cursor {
+            Some(c) => format!("{}?cursor={c}", self.url),
+            None => self.url.clone(),
+        }
+    }
+
+    /// One connection; also says whether it delivered anything (which resets the backoff).
+    async fn connection(&mut self) -> (End, bool) {
+        let url = self.subscribe_url();
+        let requested = self.cursor;
+        tracing::info!(host = %self.url, cursor = ?requested, "connecting to firehose");
+        let limits =
+            WebSocketConfig::default().max_message_size(Some(READ_LIMIT)).max_frame_size(Some(READ_LIMIT));
+        let connect = tokio::time::timeout(
+            self.opts.idle_timeout,
+            tokio_tungstenite::connect_async_with_config(&url, Some(limits), true),
+        );
+        let mut ws = tokio::select! {
+            r = connect => match r {
+                Err(_) => return (End::Failed("connect timed out".into()), false),
+                Ok(Err(e)) => return (End::Failed(format!("connect: {e}")), false),
+                Ok(Ok((ws, _))) => ws,
+            },
+            _ = stopped(&mut self.stop) => return (End::Stopped, false),
+        };
+        tracing::info!(host = %self.url, "connected to firehose");
+        let mut r = Reading {
+            requested,
+            outdated_from: None,
+            pending_cursor: None,
+            last_sent: Instant::now(),
+            delivered: false,
+        };
+        let every = self.opts.ping_interval.min(self.opts.idle_timeout / 4).max(Duration::from_millis(5));
+        let mut tick = tokio::time::interval(every);
+        let (mut last_frame, mut last_ping) = (Instant::now(), Instant::now());
+        let end = loop {
+            let msg = tokio::select! {
+                _ = stopped(&mut self.stop) => {
+                    let _ = ws.close(None).await;
+                    break End::Stopped;
+                }
+                _ = tick.tick() => {
+                    if last_frame.elapsed() > self.opts.idle_timeout {
+                        break End::Failed(format!("no frame or pong for {:?}", self.opts.idle_timeout));
+                    }
+                    if last_ping.elapsed() >= self.opts.ping_interval {
+                        last_ping = Instant::now();
+                        if let Err(e) = ws.send(Message::Ping(Default::default())).await {
+                            break End::Failed(format!("ping: {e}"));
+                        }
+                    }
+                    if let Err(end) = self.store_cursor_if_due(&mut r).await {
+                        break end;
+                    }
+                    continue;
+                }
+                msg = ws.next() => msg,
+            };
+            last_frame = Instant::now();
+            let step = match msg {
+                None => Err(End::Failed("connection closed".into())),
+                Some(Err(e)) => Err(End::Failed(format!("read: {e}"))),
+                Some(Ok(Message::Binary(b))) => self.binary(&mut r, &b).await,
+                Some(Ok(Message::Text(t))) => self.text(t.as_bytes()).await,
+                Some(Ok(Message::Close(c))) => Err(End::Failed(format!("closed by the host: {c:?}"))),
+                Some(Ok(_)) => Ok(()), // ping (answered by tungstenite), pong: liveness only
+            };
+            if let Err(end) = step {
+                break end;
+            }
+        };
+        // Whatever moved the cursor without events is stored before the next connection asks from it.
+        if r.pending_cursor.is_some() && !self.send_cursor(r.pending_cursor).await {
+            return (End::WriterGone, r.delivered);
+        }
+        (end, r.delivered)
+    }
+
+    /// A text frame: not the firehose's framing, kept as rejected.
+    async fn text(&mut self, raw: &[u8]) -> Result<(), End> {
+        self.metrics.received(raw.len(), raw.len());
+        let kept = &raw[..raw.len().min(self.opts.max_frame_bytes)];
+        let reason =
+            format!("text frame of {} bytes on subscribeRepos (frames are binary DAG-CBOR)", raw.len());
+        self.send(None, vec![rejected(kept, None, reason)]).await.then_some(()).ok_or(End::WriterGone)
+    }
+
+    /// A binary frame: decoded, and its events (or only its seq) handed to the writer.
+    async fn binary(&mut self, r: &mut Reading, bytes: &[u8]) -> Result<(), End> {
+        self.metrics.received(bytes.len(), bytes.len());
+        let (seq, events) = match decode_firehose(bytes, &self.ctx) {
+            FirehoseFrame::Message { seq, mut events } => {
+                if let Some(from) = r.outdated_from.take().filter(|f| *f < seq) {
+                    events.insert(0, self.outdated_gap(from, seq));
+                }
+                (Some(seq), events)
+            }
+            FirehoseFrame::Info { name, message } => {
+                tracing::info!(host = %self.url, name = %name, message = ?message, "firehose info");
+                if name == "OutdatedCursor" {
+                    // The first seq received closes the gap that starts after our cursor.
+                    r.outdated_from = Some(r.requested.unwrap_or(0) + 1);
+                }
+                return Ok(());
+            }
+            FirehoseFrame::Error { error, message, event } => {
+                tracing::warn!(host = %self.url, error = %error, message = ?message, "firehose error frame");
+                if !self.send(None, vec![event]).await {
+                    return Err(End::WriterGone);
+                }
+                return Err(match error.as_str() {
+                    "FutureCursor" => End::FutureCursor,
+                    _ => End::Failed(format!("error frame {error}")),
+                });
+            }
+            FirehoseFrame::Rejected { seq, event } => {
+                tracing::warn!(host = %self.url, seq, reason = event.envelope.reject_reason.as_deref().unwrap_or(""), "firehose frame rejected");
+                (seq, vec![event])
+            }
+        };
+        r.delivered = true;
+        if events.is_empty() {
+            r.pending_cursor = r.pending_cursor.max(seq);
+            self.cursor = self.cursor.max(seq);
+            return self.store_cursor_if_due(r).await;
+        }
+        r.pending_cursor = None;
+        r.last_sent = Instant::now();
+        self.send(seq, events).await.then_some(()).ok_or(End::WriterGone)
+    }
+
+    /// Stores a cursor moved only by messages with nothing wanted, once `CURSOR_ONLY_EVERY` has passed.
+    async fn store_cursor_if_due(&mut self, r: &mut Reading) -> Result<(), End> {
+        if r.pending_cursor.is_none() || r.last_sent.elapsed() < CURSOR_ONLY_EVERY {
+            return Ok(());
+        }
+        r.last_sent = Instant::now();
+        self.send_cursor(r.pending_cursor.take()).await.then_some(()).ok_or(End::WriterGone)
+    }
+
+    async fn send(&mut self, seq: Option<i64>, events: Vec<FirehoseEvent>) -> bool {
+        self.cursor = self.cursor.max(seq);
+        super::send_message(&self.tx, &self.source, seq, events).await
+    }
+
+    async fn send_cursor(&mut self, cursor: Option<i64>) -> bool {
+        let item = ToWriter { source: self.source.clone(), event: None, cursor };
+        self.tx.send(item).await.is_ok()
+    }
+
+    /// The gap an `OutdatedCursor` leaves: from just after our cursor up to the first seq the host had.
+    fn outdated_gap(&self, from: i64, to: i64) -> FirehoseEvent {
+        let range = GapRange { from, to };
+        let frame = json!({"gap": {"from": from, "to": to, "reason": "OutdatedCursor", "host": self.url}});
+        FirehoseEvent { envelope: Envelope::gap(range), frame: frame.to_string().into_bytes() }
+    }
+}
+
+/// The cursor a firehose without a stored one asks for.
+fn first_cursor(start: FirehoseStart) -> Option<i64> {
+    match start {
+        FirehoseStart::Oldest => Some(0),
+        FirehoseStart::Live => None,
+    }
+}
