@@ -50,11 +50,15 @@ pub fn rebuild(
     };
     let mut total = ApplyReport::default();
     let (ready, prepared) = mpsc::sync_channel(PREPARED_AHEAD);
+    let (spent, applied) = mpsc::channel();
     std::thread::scope(|s| {
-        s.spawn(move || read_ahead(log, catalog, until, ready));
+        s.spawn(move || read_ahead(log, catalog, until, ready, applied));
         // The writer: this thread. A failed batch drops `prepared`, which stops the reader.
         for batch in prepared {
-            total.add(apply::apply_prepared(&mut conn, &mut ctx, &batch?)?);
+            let batch = batch?;
+            total.add(apply::apply_prepared(&mut conn, &mut ctx, &batch)?);
+            // Freeing the parsed records is the reader's work: it allocated them (~7% of the writer).
+            let _ = spent.send(batch);
         }
         Ok::<_, ProjectorError>(())
     })?;
@@ -66,16 +70,18 @@ pub fn rebuild(
 }
 
 /// The rebuild's second thread: reads the log in batches after `0` (to `until`) and prepares them
-/// (record parsed and validated), handing each to the writer; stops at the end or when the writer
-/// hangs up.
+/// (record parsed and validated), handing each to the writer, and frees the batches the writer hands
+/// back; stops at the end or when the writer hangs up.
 fn read_ahead(
     log: LogReader,
     catalog: &Catalog,
     until: Option<i64>,
     ready: mpsc::SyncSender<Result<Vec<Prepared>, ProjectorError>>,
+    applied: mpsc::Receiver<Vec<Prepared>>,
 ) {
     let mut after = 0;
     loop {
+        applied.try_iter().for_each(drop);
         let batch = apply::read(&log, after, REBUILD_BATCH, until).map(|events| {
             after = events.last().map_or(after, |e| e.seq);
             prepare_all(catalog, events)
