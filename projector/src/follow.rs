@@ -14,41 +14,12 @@ use crate::{ApplyReport, Projector, ProjectorError};
 /// their change notification, sent when an append commits, wakes the loop, so the lag from an append
 /// to its projection is the time to apply it. `poll` is only for appends by another process (`reprise
 /// media retry`), which no in-process head sees.
-///
-/// The loop runs on a thread of its own (named `projector`) that waits, applies and reports: an
-/// append wakes that one thread, where a runtime worker handing each batch to a blocking thread and
-/// back cost two more wake-ups per batch, each a scheduling delay on a loaded machine.
 pub async fn follow(
-    projector: Projector,
-    heads: Vec<watch::Receiver<i64>>,
-    poll: Option<Duration>,
-    stop: watch::Receiver<bool>,
-    on_batch: impl FnMut(&ApplyReport) + Send + 'static,
-) -> Result<(), ProjectorError> {
-    let runtime = tokio::runtime::Handle::current();
-    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
-    let thread = std::thread::Builder::new().name("projector".into()).spawn(move || {
-        let run = std::panic::AssertUnwindSafe(|| {
-            runtime.block_on(follow_here(projector, heads, poll, stop, on_batch))
-        });
-        let _ = done_tx.send(std::panic::catch_unwind(run));
-    });
-    thread.map_err(ProjectorError::Thread)?;
-    match done_rx.await {
-        Ok(Ok(result)) => result,
-        Ok(Err(panic)) => std::panic::resume_unwind(panic),
-        // The thread ended without reporting: only when the runtime shuts down under it.
-        Err(_) => Ok(()),
-    }
-}
-
-/// The follow loop itself, on the thread that runs it: applying blocks that thread, which is its own.
-async fn follow_here(
     mut projector: Projector,
     mut heads: Vec<watch::Receiver<i64>>,
     poll: Option<Duration>,
     mut stop: watch::Receiver<bool>,
-    mut on_batch: impl FnMut(&ApplyReport),
+    mut on_batch: impl FnMut(&ApplyReport) + Send,
 ) -> Result<(), ProjectorError> {
     loop {
         for head in &mut heads {
@@ -59,7 +30,21 @@ async fn follow_here(
             if *stop.borrow() {
                 return Ok(());
             }
-            let report = projector.apply_batch(None)?;
+            let joined = tokio::task::spawn_blocking(move || {
+                let r = projector.apply_batch(None);
+                (projector, r)
+            })
+            .await;
+            let (p, report) = match joined {
+                Ok(done) => done,
+                Err(e) => match e.try_into_panic() {
+                    Ok(panic) => std::panic::resume_unwind(panic),
+                    // Cancelled: the runtime is shutting down.
+                    Err(_) => return Ok(()),
+                },
+            };
+            projector = p;
+            let report = report?;
             if report.events == 0 {
                 if applied_any {
                     // Tests and operators wait for this line: the read models now reflect the log.

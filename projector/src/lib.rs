@@ -43,8 +43,6 @@ pub enum ProjectorError {
     SchemaMismatch { found: i64, expected: i64 },
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
-    #[error("cannot start the projector thread: {0}")]
-    Thread(std::io::Error),
 }
 
 /// Counts of what a run of the projector did.
