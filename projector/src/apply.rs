@@ -2,16 +2,16 @@
 //! lexicon, model), the audit row each event leaves, and the checkpoint.
 
 use reprise_events::{CidCheck, EventKind, LogReader, Operation, StoredEvent};
-use reprise_lexicons::{Catalog, RecordError, normalize_teal_alpha};
+use reprise_lexicons::Catalog;
 use std::collections::HashMap;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
-use serde_json::Value;
 
 use crate::accounts::{self, Visibility};
 use crate::audit::{self, Entry};
 use crate::models::Model;
 use crate::ordering::{Decision, Head, decide};
+use crate::prepare::{Prepared, prepare_all};
 use crate::{ApplyReport, ProjectorError};
 
 /// What happened to one event.
@@ -167,6 +167,7 @@ pub(crate) struct Ctx<'c> {
     pub catalog: &'c Catalog,
     pub heads: Heads,
     pub seen: accounts::SeenCache,
+    pub rows: accounts::RowsByDid,
     /// A bulk rebuild: derived indexes (search) are built once at the end instead of per event.
     pub bulk: bool,
 }
@@ -175,6 +176,20 @@ pub(crate) fn checkpoint(conn: &Connection) -> Result<i64, ProjectorError> {
     Ok(conn.query_row("SELECT seq FROM checkpoint WHERE id = 1", [], |r| r.get(0))?)
 }
 
+/// Up to `limit` events after `after` (and at most `until`), in seq order.
+pub(crate) fn read(
+    log: &LogReader,
+    after: i64,
+    limit: usize,
+    until: Option<i64>,
+) -> Result<Vec<StoredEvent>, ProjectorError> {
+    Ok(match until {
+        Some(until) => log.read_range(after, until, limit)?,
+        None => log.read_after(after, limit)?,
+    })
+}
+
+/// Reads, prepares and applies the next batch after the checkpoint, in one transaction.
 pub(crate) fn batch(
     views: &mut Connection,
     log: &LogReader,
@@ -183,17 +198,27 @@ pub(crate) fn batch(
     until: Option<i64>,
 ) -> Result<ApplyReport, ProjectorError> {
     let from = checkpoint(views)?;
-    let events = match until {
-        Some(until) => log.read_range(from, until, batch_size)?,
-        None => log.read_after(from, batch_size)?,
-    };
-    let Some(last) = events.last().map(|e| e.seq) else {
+    let events = prepare_all(ctx.catalog, read(log, from, batch_size, until)?);
+    if events.is_empty() {
         return Ok(ApplyReport { checkpoint: from, ..Default::default() });
+    }
+    apply_prepared(views, ctx, &events)
+}
+
+/// Applies prepared events (the next ones after the checkpoint, in seq order) in one transaction
+/// that also moves the checkpoint to the last of them.
+pub(crate) fn apply_prepared(
+    views: &mut Connection,
+    ctx: &mut Ctx<'_>,
+    events: &[Prepared],
+) -> Result<ApplyReport, ProjectorError> {
+    let Some(last) = events.last().map(|p| p.event.seq) else {
+        return Ok(ApplyReport { checkpoint: checkpoint(views)?, ..Default::default() });
     };
     let tx = views.transaction()?;
     let mut report = ApplyReport { events: events.len() as u64, checkpoint: last, ..Default::default() };
-    for event in &events {
-        match apply(&tx, ctx, event)? {
+    for prepared in events {
+        match apply(&tx, ctx, prepared)? {
             Outcome::Applied => report.applied += 1,
             Outcome::Ignored(_) => report.ignored += 1,
         }
@@ -207,23 +232,30 @@ pub(crate) fn batch(
 pub(crate) fn apply(
     tx: &Transaction<'_>,
     ctx: &mut Ctx<'_>,
-    event: &StoredEvent,
+    prepared: &Prepared,
 ) -> Result<Outcome, ProjectorError> {
+    let event = &prepared.event;
     let env = &event.envelope;
     let mut entry = Entry::for_event(event);
     let outcome = match env.kind() {
         EventKind::Rejected => {
             Outcome::Ignored(Ignored::Rejected(env.reject_reason.clone().unwrap_or_default()))
         }
-        EventKind::Account => accounts::apply_account(tx, event, &mut ctx.seen, ctx.bulk)?,
+        EventKind::Account => accounts::apply_account(tx, event, &mut ctx.seen, &mut ctx.rows)?,
         EventKind::Identity => accounts::apply_identity(tx, event, &mut ctx.seen)?,
         EventKind::Commit => match env.collection.as_deref().and_then(Model::of) {
             None => return Ok(Outcome::Ignored(Ignored::NotIndexed)),
-            Some(model) => commit(tx, ctx, event, model, &mut entry)?,
+            Some(model) => commit(tx, ctx, prepared, model, &mut entry)?,
         },
         // Gap markers describe the stream, not a record or an account.
         EventKind::Gap => return Ok(Outcome::Ignored(Ignored::NotIndexed)),
-        EventKind::Media => crate::media::apply(tx, event, &mut entry)?,
+        EventKind::Media => {
+            if ctx.bulk {
+                // A media event reads the job a track version asked for: write out those waiting.
+                crate::media::flush_needed(tx)?;
+            }
+            crate::media::apply(tx, event, &mut entry)?
+        }
     };
     audit::record(tx, &entry, &outcome)?;
     Ok(outcome)
@@ -232,10 +264,11 @@ pub(crate) fn apply(
 fn commit(
     tx: &Transaction<'_>,
     ctx: &mut Ctx<'_>,
-    event: &StoredEvent,
+    prepared: &Prepared,
     model: Model,
     entry: &mut Entry,
 ) -> Result<Outcome, ProjectorError> {
+    let event = &prepared.event;
     let env = &event.envelope;
     // Ingest guarantees these for commits; a row that lacks them is treated as not understood.
     let (Some(did), Some(collection), Some(rkey), Some(rev), Some(op)) = (
@@ -274,23 +307,12 @@ fn commit(
         return Ok(Outcome::Ignored(Ignored::CidMismatch));
     }
     let cid = env.cid.as_deref().unwrap_or_default();
-    let record = match reprise_ingest::commit_record(&event.frame).and_then(|raw| {
-        serde_json::from_str::<Value>(raw.get()).map_err(|e| format!("record is not JSON: {e}"))
-    }) {
-        Ok(r) => r,
-        Err(reason) => return Ok(invalid(entry, reason)),
+    let record = match &prepared.record {
+        Some(Ok(record)) => record,
+        Some(Err(errors)) => return Ok(invalid(entry, errors.clone())),
+        None => return Ok(invalid(entry, "commit without a record".into())),
     };
-    if let Err(e) = ctx.catalog.validate_record(collection, rkey, &record) {
-        let errors = match e {
-            RecordError::Invalid(errors) => {
-                errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
-            }
-            other => other.to_string(),
-        };
-        return Ok(invalid(entry, errors));
-    }
     entry.validation = "valid";
-    let (_, record) = normalize_teal_alpha(collection, record);
     let version = Version {
         uri: &uri,
         did,
@@ -302,8 +324,8 @@ fn commit(
         replaces,
         received_at_us: event.received_at_us,
     };
-    match model.upsert(tx, &version, &record, ctx.bulk) {
-        Ok(()) => {}
+    match model.upsert(tx, &version, record, ctx.bulk) {
+        Ok(()) => ctx.rows.note(did, model, event.seq),
         Err(ModelError::Sql(e)) => return Err(e.into()),
         Err(ModelError::Decode(reason)) => return Ok(invalid(entry, reason)),
     }

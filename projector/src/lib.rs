@@ -13,6 +13,7 @@ pub mod media;
 mod models;
 mod ordering;
 mod plays;
+mod prepare;
 mod rebuild;
 pub mod schema;
 mod tracks;
@@ -100,6 +101,7 @@ impl Projector {
                 catalog: &self.catalog,
                 heads: apply::Heads::Table,
                 seen: Default::default(),
+                rows: Default::default(),
                 bulk: false,
             },
             self.batch_size,

@@ -106,6 +106,18 @@ struct Waveform {
     peaks: Vec<u8>,
 }
 
+/// During a bulk rebuild, blobs that track versions asked a job for wait here (in memory, outside
+/// the file) and go into `media_jobs` in CID order (`flush_needed`): inserting random CIDs one by one
+/// was ~7% of a rebuild.
+pub(crate) const BULK_TABLES: &str = "
+CREATE TEMP TABLE IF NOT EXISTS media_needed (
+    seq  INTEGER PRIMARY KEY,
+    cid  TEXT NOT NULL,
+    did  TEXT NOT NULL,
+    uri  TEXT NOT NULL
+);
+";
+
 /// A valid track version was applied: its blob needs a job unless one exists (in any state).
 pub(crate) fn track_audio(
     tx: &Transaction<'_>,
@@ -113,12 +125,28 @@ pub(crate) fn track_audio(
     uri: &str,
     blob_cid: &str,
     seq: i64,
+    bulk: bool,
 ) -> Result<(), rusqlite::Error> {
-    tx.prepare_cached(
+    let sql = if bulk {
+        "INSERT INTO temp.media_needed (cid, did, uri, seq) VALUES (?1, ?2, ?3, ?4)"
+    } else {
         "INSERT INTO media_jobs (cid, did, uri, state, attempts, updated_seq) VALUES (?1, ?2, ?3, 'needed', 0, ?4)
+         ON CONFLICT (cid) DO NOTHING"
+    };
+    tx.prepare_cached(sql)?.execute(params![blob_cid, did, uri, seq])?;
+    Ok(())
+}
+
+/// Writes the waiting blobs of a bulk rebuild into `media_jobs`: for each CID the first track version
+/// that asked (the row of `MIN(seq)`), unless the CID has a job already, as `track_audio` does one by one.
+pub(crate) fn flush_needed(tx: &Transaction<'_>) -> Result<(), rusqlite::Error> {
+    tx.prepare_cached(
+        "INSERT INTO media_jobs (cid, did, uri, state, attempts, updated_seq)
+         SELECT cid, did, uri, 'needed', 0, MIN(seq) FROM temp.media_needed WHERE true GROUP BY cid ORDER BY cid
          ON CONFLICT (cid) DO NOTHING",
     )?
-    .execute(params![blob_cid, did, uri, seq])?;
+    .execute([])?;
+    tx.prepare_cached("DELETE FROM temp.media_needed")?.execute([])?;
     Ok(())
 }
 

@@ -35,6 +35,12 @@ impl Model {
         })
     }
 
+    /// Profiles and statuses are one row per DID (key `self`), keyed by it; every other model's
+    /// rows are keyed by the seq of the version shown.
+    pub fn keyed_by_did(self) -> bool {
+        matches!(self, Model::Profile | Model::Status)
+    }
+
     pub fn upsert(
         self,
         tx: &Transaction<'_>,

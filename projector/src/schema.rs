@@ -182,7 +182,8 @@ CREATE TABLE IF NOT EXISTS audit (
 );
 ";
 
-/// Indexes the projector itself needs (removing an account's records), so they exist during a rebuild.
+/// Indexes the projector itself needs (removing an account's records). A bulk rebuild finds those
+/// rows another way and builds these at the end with the others.
 const APPLY_INDEXES: &str = "
 CREATE INDEX IF NOT EXISTS tracks_by_artist ON tracks (did, sort_at_us DESC, uri DESC);
 CREATE INDEX IF NOT EXISTS likes_by_actor ON likes (did, sort_at_us DESC, uri DESC);
@@ -246,10 +247,17 @@ pub(crate) fn open_bulk(path: &Path) -> Result<Connection, ProjectorError> {
          PRAGMA temp_store = MEMORY;",
     )?;
     init(&conn, false)?;
+    conn.execute_batch(crate::media::BULK_TABLES)?;
     Ok(conn)
 }
 
+/// Sorter threads for building the indexes at the end of a rebuild: sorting is most of that step,
+/// and SQLite can sort in parallel.
+const INDEX_SORT_THREADS: u32 = 2;
+
 pub(crate) fn finish_bulk(conn: &Connection) -> Result<(), ProjectorError> {
+    conn.execute_batch(&format!("PRAGMA threads = {INDEX_SORT_THREADS}"))?;
+    conn.execute_batch(APPLY_INDEXES)?;
     conn.execute_batch(INDEXES)?;
     conn.execute_batch("PRAGMA journal_mode = DELETE; PRAGMA synchronous = FULL;")?;
     Ok(())
@@ -264,8 +272,8 @@ fn init(conn: &Connection, with_indexes: bool) -> Result<(), ProjectorError> {
     }
     conn.execute_batch(TABLES)?;
     conn.execute_batch(crate::media::TABLES)?;
-    conn.execute_batch(APPLY_INDEXES)?;
     if with_indexes {
+        conn.execute_batch(APPLY_INDEXES)?;
         conn.execute_batch(INDEXES)?;
     }
     conn.execute_batch(&format!("PRAGMA user_version = {VERSION}"))?;

@@ -93,7 +93,7 @@ pub(crate) fn upsert(
         .execute(params![v.seq, v.uri, r.title, r.artist, r.album, r.description])?;
     }
     if let Some(b) = blob {
-        crate::media::track_audio(tx, v.did, v.uri, b.link.link, v.seq)?;
+        crate::media::track_audio(tx, v.did, v.uri, b.link.link, v.seq, bulk)?;
     }
     Ok(())
 }

@@ -80,6 +80,61 @@ fn an_account_deleted_then_more_events_keeps_nothing_served_but_the_audit() {
 }
 
 #[test]
+fn a_deleted_account_is_emptied_from_every_model_alike_by_rebuild_and_incremental_application() {
+    let mut w = World::new();
+    let (mut artist, mut fan) = (FrameBuilder::new(ARTIST), FrameBuilder::new(FAN));
+    let uri = track_uri(ARTIST, TRACK);
+    let list = records::list("mine", "playlist", &[&uri], T1);
+    w.given(&[
+        track_frame(&mut artist, TRACK, "3kaaaaaaaaab2", "song"),
+        // A second version: the rows the first one had are gone before the account is.
+        artist.track("update", TRACK, "3kaaaaaaaaac2", "song v2", T1),
+        artist.put("create", "fm.plyr.like", "3kaaaaaaaaad2", "3kaaaaaaaaad2", records::like(&uri, T1)),
+        artist.put(
+            "create",
+            "fm.plyr.comment",
+            "3kaaaaaaaaae2",
+            "3kaaaaaaaaae2",
+            records::comment(&uri, "hi", 5, T1),
+        ),
+        artist.put("create", "fm.plyr.list", "3kaaaaaaaaaf2", "3kaaaaaaaaaf2", list),
+        artist.put(
+            "create",
+            "fm.teal.feed.play",
+            "3kaaaaaaaaag2",
+            "3kaaaaaaaaag2",
+            records::play("song", "x", None, T1),
+        ),
+        artist.put(
+            "create",
+            "fm.teal.actor.status",
+            "self",
+            "3kaaaaaaaaah2",
+            records::status("song", T1, T2),
+        ),
+        artist.put("create", "fm.plyr.actor.profile", "self", "3kaaaaaaaaai2", records::profile("hi")),
+        fan.put("create", "fm.plyr.like", "3kbbbbbbbbbb2", "3kbbbbbbbbbb2", records::like(&uri, T2)),
+        account(ARTIST, 10, false, Some("deleted")),
+        account(ARTIST, 11, true, None),
+        artist.put("create", "fm.plyr.like", "3kaaaaaaaaaj2", "3kaaaaaaaaaj2", records::like(&uri, T2)),
+    ]);
+    w.project(1);
+    for table in ["tracks", "comments", "lists", "list_items", "plays", "now_playing", "profiles"] {
+        assert_eq!(w.one(&format!("SELECT COUNT(*) FROM {table}")), "0", "{table}");
+    }
+    assert_eq!(
+        w.rows("SELECT did FROM likes ORDER BY seq"),
+        [FAN, ARTIST],
+        "the fan's like, and the one after"
+    );
+    let out = tempfile::tempdir().unwrap();
+    let rebuilt = out.path().join(reprise_projector::VIEWS_FILE);
+    reprise_projector::rebuild(w.dir.path(), &rebuilt, None, &reprise_projector::Catalog::builtin()).unwrap();
+    let incremental = w.dir.path().join(reprise_projector::VIEWS_FILE);
+    assert_eq!(reprise_testkit::dump_views(&rebuilt), reprise_testkit::dump_views(&incremental));
+}
+
+#[test]
 fn takedown_hides_and_reactivation_restores_including_what_arrived_meanwhile() {
     let mut w = World::new();
     let mut artist = FrameBuilder::new(ARTIST);
