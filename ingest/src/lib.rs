@@ -20,7 +20,7 @@ pub use bodies::{AccountBody, IdentityBody, account_body, identity_body};
 pub use cid::{check_record_cid, record_cid};
 pub use firehose::{FIREHOSE_PATH, FirehoseOptions, FirehoseStart, check_firehose_url, run_firehose};
 pub use fixture::{FixtureOptions, FixtureReport, fixture_source, ingest_fixture};
-pub use live::{Filters, LiveOptions, PUBLIC_V1_HOSTS, Wire, run_live, run_live_with_filters};
+pub use live::{Connection, Filters, LiveOptions, PUBLIC_V1_HOSTS, Wire, run_live, run_live_with_filters};
 pub use metrics::IngestMetrics;
 pub use v1::{DecodedFrame, commit_record, decode_v1};
 pub use v2::{V2_PATH, V2Frame, decode_v2};

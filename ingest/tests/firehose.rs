@@ -1,21 +1,18 @@
 //! Firehose ingest against the subscribeRepos test server: real signed commits land in the log once,
 //! cursors resume, redelivery adds nothing, and everything broken is kept as rejected while ingest goes on.
 
-use std::sync::Arc;
+mod support;
+
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use reprise_events::{EventKind, EventLog, GapRange, LogReader, StoredEvent};
-use reprise_ingest::{FirehoseOptions, FirehoseStart, IngestMetrics, run_firehose};
+use reprise_ingest::{Connection, FirehoseOptions, FirehoseStart, run_firehose};
 use reprise_testkit::firehose_frames::{LiveRepo, account_frame, identity_frame};
 use reprise_testkit::{FirehoseHistory, FirehoseServer};
 use serde_json::{Value, json};
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
+use support::Following;
 use tokio_tungstenite::tungstenite::Message;
-
-/// Every waiting step gives up after this long, so a broken client fails instead of hanging.
-const PATIENCE: Duration = Duration::from_secs(30);
 
 fn track(title: &str) -> Value {
     json!({"$type": "fm.plyr.track", "title": title, "artist": "Firehose Artist", "fileType": "mp3",
@@ -26,40 +23,23 @@ fn opts(url: &str) -> FirehoseOptions {
     FirehoseOptions {
         urls: vec![url.to_owned()],
         wanted_collections: vec!["fm.plyr.*".into()],
-        backoff_initial: Duration::from_millis(5),
-        backoff_max: Duration::from_millis(50),
-        ping_interval: Duration::from_millis(100),
-        idle_timeout: Duration::from_secs(5),
-        max_frame_bytes: 8192,
+        connection: Connection {
+            backoff_initial: Duration::from_millis(5),
+            backoff_max: Duration::from_millis(50),
+            ping_interval: Duration::from_millis(100),
+            idle_timeout: Duration::from_secs(5),
+            max_frame_bytes: 8192,
+            ..Default::default()
+        },
         ..Default::default()
     }
 }
 
-struct Ingest {
-    stop: watch::Sender<bool>,
-    task: JoinHandle<Result<EventLog, reprise_ingest::IngestError>>,
-    head: watch::Receiver<i64>,
-    metrics: Arc<IngestMetrics>,
-}
+type Ingest = Following;
 
 impl Ingest {
     fn start(log: EventLog, opts: FirehoseOptions) -> Ingest {
-        let head = log.subscribe();
-        let metrics = Arc::new(IngestMetrics::default());
-        let (stop, stop_rx) = watch::channel(false);
-        let task = tokio::spawn(run_firehose(log, opts, metrics.clone(), stop_rx));
-        Ingest { stop, task, head, metrics }
-    }
-
-    async fn wait_head(&mut self, n: i64) {
-        let ok =
-            tokio::time::timeout(PATIENCE, self.head.wait_for(|h| *h >= n)).await.is_ok_and(|r| r.is_ok());
-        assert!(ok, "log head stayed at {} (wanted {n})", *self.head.borrow());
-    }
-
-    async fn stop(self) -> EventLog {
-        self.stop.send_replace(true);
-        self.task.await.unwrap().unwrap()
+        Following::spawn(log, |log, metrics, stop| run_firehose(log, opts, metrics, stop))
     }
 }
 

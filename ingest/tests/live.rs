@@ -1,19 +1,18 @@
 //! Live ingest against the Jetstream-compatible test server: every event any host delivered is in the
 //! log exactly once, whatever the server does wrong.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use reprise_events::{EventKind, EventLog, GapRange, LogReader};
-use reprise_ingest::{IngestMetrics, LiveOptions, run_live};
+use reprise_ingest::{Connection, IngestMetrics, LiveOptions, run_live};
 use reprise_testkit::{Faults, FrameBuilder, History, JetstreamServer, did, identity, tid};
+use support::{Following, PATIENCE};
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
-
-/// Every waiting step gives up after this long, so a broken client fails instead of hanging.
-const PATIENCE: Duration = Duration::from_secs(30);
 
 /// `n` events: track creates from 7 repos with an identity event every 5th.
 fn frames(n: usize, offset: usize) -> Vec<String> {
@@ -47,42 +46,26 @@ fn opts(hosts: Vec<String>) -> LiveOptions {
         compress: true,
         rewind: Duration::from_secs(5),
         blind_window: Duration::from_secs(3600),
-        backoff_initial: Duration::from_millis(5),
-        backoff_max: Duration::from_millis(50),
-        ping_interval: Duration::from_millis(50),
-        idle_timeout: Duration::from_millis(400),
-        batch_size: 50,
+        connection: Connection {
+            backoff_initial: Duration::from_millis(5),
+            backoff_max: Duration::from_millis(50),
+            ping_interval: Duration::from_millis(50),
+            idle_timeout: Duration::from_millis(400),
+            batch_size: 50,
+            ..Default::default()
+        },
         start_cursor_us: Some(reprise_ingest::now_us() - 60_000_000),
         ..Default::default()
     }
 }
 
-struct Live {
-    stop: watch::Sender<bool>,
-    task: JoinHandle<Result<EventLog, reprise_ingest::IngestError>>,
-    head: watch::Receiver<i64>,
-    metrics: Arc<IngestMetrics>,
-}
+type Live = Following;
 
 impl Live {
     fn start(dir: &std::path::Path, opts: LiveOptions) -> Live {
-        let log = EventLog::open(dir).unwrap();
-        let head = log.subscribe();
-        let metrics = Arc::new(IngestMetrics::default());
-        let (stop, stop_rx) = watch::channel(false);
-        let task = tokio::spawn(run_live(log, opts, metrics.clone(), stop_rx));
-        Live { stop, task, head, metrics }
-    }
-
-    async fn wait_head(&mut self, n: i64) {
-        let ok =
-            tokio::time::timeout(PATIENCE, self.head.wait_for(|h| *h >= n)).await.is_ok_and(|r| r.is_ok());
-        assert!(ok, "log head stayed at {} (wanted {n})", *self.head.borrow());
-    }
-
-    async fn stop(self) -> EventLog {
-        self.stop.send_replace(true);
-        self.task.await.unwrap().unwrap()
+        Following::spawn(EventLog::open(dir).unwrap(), |log, metrics, stop| {
+            run_live(log, opts, metrics, stop)
+        })
     }
 }
 

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use reprise_events::EventLog;
-use reprise_ingest::{FirehoseOptions, FirehoseStart, IngestMetrics, LiveOptions};
+use reprise_ingest::{Connection, FirehoseOptions, FirehoseStart, IngestMetrics, LiveOptions};
 use reprise_projector::{Projector, VIEWS_FILE};
 use reprise_query_api::AppState;
 use tokio::net::TcpListener;
@@ -38,12 +38,21 @@ pub(crate) fn live_options(config: &Config, jetstream: Vec<String>) -> anyhow::R
         rewind: Duration::from_secs(c.rewind_seconds),
         replay_window: Duration::from_secs(c.replay_window_seconds),
         blind_window: Duration::from_secs(c.blind_window_seconds),
+        connection: connection(config),
+        ..LiveOptions::default()
+    })
+}
+
+/// The connection settings Jetstream hosts and firehoses share.
+fn connection(config: &Config) -> Connection {
+    let c = &config.ingest;
+    Connection {
         backoff_initial: Duration::from_millis(c.backoff_initial_ms),
         backoff_max: Duration::from_millis(c.backoff_max_ms),
         batch_size: c.batch_size,
         max_frame_bytes: c.max_frame_bytes,
-        ..LiveOptions::default()
-    })
+        ..Connection::default()
+    }
 }
 
 /// Firehose ingest's settings from the configuration; `firehose` (from `--firehose`) replaces the URL list.
@@ -61,11 +70,7 @@ fn firehose_options(config: &Config, firehose: Vec<String>) -> anyhow::Result<Fi
             crate::config::FirehoseStart::Oldest => FirehoseStart::Oldest,
             crate::config::FirehoseStart::Live => FirehoseStart::Live,
         },
-        backoff_initial: Duration::from_millis(c.backoff_initial_ms),
-        backoff_max: Duration::from_millis(c.backoff_max_ms),
-        batch_size: c.batch_size,
-        max_frame_bytes: c.max_frame_bytes,
-        ..FirehoseOptions::default()
+        connection: connection(config),
     })
 }
 

@@ -13,13 +13,13 @@ mod decode;
 mod session;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use reprise_events::EventLog;
 use tokio::sync::{mpsc, watch};
 
 pub use decode::{FirehoseContext, FirehoseEvent, FirehoseFrame, decode_firehose};
 
+use crate::live::Connection;
 use crate::live::writer::{self, ToWriter};
 use crate::{IngestError, IngestMetrics};
 
@@ -44,15 +44,7 @@ pub struct FirehoseOptions {
     /// Empty: every repo.
     pub wanted_dids: Vec<String>,
     pub start: FirehoseStart,
-    pub backoff_initial: Duration,
-    pub backoff_max: Duration,
-    /// A ping is sent this often...
-    pub ping_interval: Duration,
-    /// ...and a connection with no frame and no pong for this long is dropped.
-    pub idle_timeout: Duration,
-    /// Events per log transaction at most.
-    pub batch_size: usize,
-    pub max_frame_bytes: usize,
+    pub connection: Connection,
 }
 
 impl Default for FirehoseOptions {
@@ -62,12 +54,7 @@ impl Default for FirehoseOptions {
             wanted_collections: vec!["fm.plyr.*".into(), "fm.teal.*".into()],
             wanted_dids: Vec::new(),
             start: FirehoseStart::Oldest,
-            backoff_initial: Duration::from_millis(500),
-            backoff_max: Duration::from_secs(30),
-            ping_interval: Duration::from_secs(15),
-            idle_timeout: Duration::from_secs(45),
-            batch_size: 1000,
-            max_frame_bytes: 4 << 20,
+            connection: Connection::default(),
         }
     }
 }
@@ -104,7 +91,7 @@ pub async fn run_firehose(
     }
     let stored = log.cursors()?;
     let (tx, rx) = mpsc::channel(crate::live::FRAMES_IN_FLIGHT);
-    let batch_size = opts.batch_size.max(1);
+    let batch_size = opts.connection.batch_size.max(1);
     let writer = {
         let metrics = metrics.clone();
         tokio::task::spawn_blocking(move || writer::write_loop(log, rx, batch_size, metrics))

@@ -78,7 +78,7 @@ impl Follower {
             host: url.to_owned(),
             wanted_collections: opts.wanted_collections.clone(),
             wanted_dids: opts.wanted_dids.clone(),
-            max_frame_bytes: opts.max_frame_bytes,
+            max_frame_bytes: opts.connection.max_frame_bytes,
         };
         let cursor = cursor.or_else(|| first_cursor(opts.start));
         Follower {
@@ -119,7 +119,8 @@ impl Follower {
                 }
             }
             streak += 1;
-            let delay = backoff(streak - 1, self.opts.backoff_initial, self.opts.backoff_max);
+            let delay =
+                backoff(streak - 1, self.opts.connection.backoff_initial, self.opts.connection.backoff_max);
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}
                 _ = stopped(&mut self.stop) => return,
@@ -142,7 +143,7 @@ impl Follower {
         let limits =
             WebSocketConfig::default().max_message_size(Some(READ_LIMIT)).max_frame_size(Some(READ_LIMIT));
         let connect = tokio::time::timeout(
-            self.opts.idle_timeout,
+            self.opts.connection.idle_timeout,
             tokio_tungstenite::connect_async_with_config(&url, Some(limits), true),
         );
         let mut ws = tokio::select! {
@@ -161,7 +162,12 @@ impl Follower {
             last_sent: Instant::now(),
             delivered: false,
         };
-        let every = self.opts.ping_interval.min(self.opts.idle_timeout / 4).max(Duration::from_millis(5));
+        let every = self
+            .opts
+            .connection
+            .ping_interval
+            .min(self.opts.connection.idle_timeout / 4)
+            .max(Duration::from_millis(5));
         let mut tick = tokio::time::interval(every);
         let (mut last_frame, mut last_ping) = (Instant::now(), Instant::now());
         let end = loop {
@@ -171,10 +177,10 @@ impl Follower {
                     break End::Stopped;
                 }
                 _ = tick.tick() => {
-                    if last_frame.elapsed() > self.opts.idle_timeout {
-                        break End::Failed(format!("no frame or pong for {:?}", self.opts.idle_timeout));
+                    if last_frame.elapsed() > self.opts.connection.idle_timeout {
+                        break End::Failed(format!("no frame or pong for {:?}", self.opts.connection.idle_timeout));
                     }
-                    if last_ping.elapsed() >= self.opts.ping_interval {
+                    if last_ping.elapsed() >= self.opts.connection.ping_interval {
                         last_ping = Instant::now();
                         if let Err(e) = ws.send(Message::Ping(Default::default())).await {
                             break End::Failed(format!("ping: {e}"));
@@ -210,7 +216,7 @@ impl Follower {
     /// A text frame: not the firehose's framing, kept as rejected.
     async fn text(&mut self, raw: &[u8]) -> Result<(), End> {
         self.metrics.received(raw.len(), raw.len());
-        let kept = &raw[..raw.len().min(self.opts.max_frame_bytes)];
+        let kept = &raw[..raw.len().min(self.opts.connection.max_frame_bytes)];
         let reason =
             format!("text frame of {} bytes on subscribeRepos (frames are binary DAG-CBOR)", raw.len());
         self.send(None, vec![rejected(kept, None, reason)]).await.then_some(()).ok_or(End::WriterGone)

@@ -94,15 +94,7 @@ pub struct LiveOptions {
     /// Connected, other traffic flowing, nothing from the wanted collections for this long: the host
     /// is blind and ingest rotates.
     pub blind_window: Duration,
-    pub backoff_initial: Duration,
-    pub backoff_max: Duration,
-    /// A ping is sent this often...
-    pub ping_interval: Duration,
-    /// ...and a connection with no frame and no pong for this long is dropped.
-    pub idle_timeout: Duration,
-    /// Events per log transaction at most.
-    pub batch_size: usize,
-    pub max_frame_bytes: usize,
+    pub connection: Connection,
     /// Where to start when no host has a stored cursor: `None` is the live tail.
     pub start_cursor_us: Option<i64>,
 }
@@ -117,13 +109,36 @@ impl Default for LiveOptions {
             rewind: Duration::from_secs(5),
             replay_window: Duration::from_secs(24 * 3600),
             blind_window: Duration::from_secs(1800),
+            connection: Connection::default(),
+            start_cursor_us: None,
+        }
+    }
+}
+
+/// How one streaming connection is kept and written: shared by Jetstream hosts and firehoses.
+/// `Default` is the documented configuration.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    pub backoff_initial: Duration,
+    pub backoff_max: Duration,
+    /// A ping is sent this often...
+    pub ping_interval: Duration,
+    /// ...and a connection with no frame and no pong for this long is dropped.
+    pub idle_timeout: Duration,
+    /// Events per log transaction at most.
+    pub batch_size: usize,
+    pub max_frame_bytes: usize,
+}
+
+impl Default for Connection {
+    fn default() -> Self {
+        Connection {
             backoff_initial: Duration::from_millis(500),
             backoff_max: Duration::from_secs(30),
             ping_interval: Duration::from_secs(15),
             idle_timeout: Duration::from_secs(45),
             batch_size: 1000,
             max_frame_bytes: 4 << 20,
-            start_cursor_us: None,
         }
     }
 }
@@ -183,7 +198,7 @@ pub async fn run_live_with_filters(
         stored = log.cursors()?;
     }
     let (tx, rx) = mpsc::channel(FRAMES_IN_FLIGHT);
-    let batch_size = opts.batch_size.max(1);
+    let batch_size = opts.connection.batch_size.max(1);
     let writer = {
         let metrics = metrics.clone();
         tokio::task::spawn_blocking(move || writer::write_loop(log, rx, batch_size, metrics))
@@ -341,8 +356,11 @@ impl Supervisor {
 
     /// Sleeps a jittered exponential backoff; false if stopped meanwhile.
     async fn backoff(&mut self) -> bool {
-        let delay =
-            resume::backoff(self.streak.saturating_sub(1), self.opts.backoff_initial, self.opts.backoff_max);
+        let delay = resume::backoff(
+            self.streak.saturating_sub(1),
+            self.opts.connection.backoff_initial,
+            self.opts.connection.backoff_max,
+        );
         tokio::select! {
             _ = tokio::time::sleep(delay) => true,
             _ = stopped(&mut self.stop) => false,

@@ -95,7 +95,7 @@ impl<'a> Session<'a> {
         filter_updates: &mut Option<watch::Receiver<Filters>>,
     ) -> SessionEnd {
         if self.host.wire == Wire::V2 && self.opts.compress && self.host.dictionary.is_none() {
-            match super::dictionary::fetch(&self.host.url, self.opts.idle_timeout).await {
+            match super::dictionary::fetch(&self.host.url, self.opts.connection.idle_timeout).await {
                 Ok(d) => self.host.dictionary = Some(d),
                 Err(e) => {
                     tracing::warn!(host = %self.host.url, error = %e, "no zstd dictionary: subscribing uncompressed")
@@ -111,7 +111,8 @@ impl<'a> Session<'a> {
             self.opts.compress,
             dictionary.as_ref().map(|d| d.id),
         );
-        let connect = tokio::time::timeout(self.opts.idle_timeout, tokio_tungstenite::connect_async(&url));
+        let connect =
+            tokio::time::timeout(self.opts.connection.idle_timeout, tokio_tungstenite::connect_async(&url));
         let mut ws = tokio::select! {
             r = connect => match r {
                 Err(_) => return SessionEnd::Failed("connect timed out".into()),
@@ -128,9 +129,9 @@ impl<'a> Session<'a> {
         }
         tracing::info!(host = %self.host.url, "connected to jetstream");
         let decompressor = match (self.host.wire, self.opts.compress, dictionary) {
-            (Wire::V1, true, _) => Some(FrameDecompressor::v1(self.opts.max_frame_bytes)),
+            (Wire::V1, true, _) => Some(FrameDecompressor::v1(self.opts.connection.max_frame_bytes)),
             (Wire::V2, true, Some(d)) => {
-                Some(FrameDecompressor::with_dictionary(d.bytes, self.opts.max_frame_bytes))
+                Some(FrameDecompressor::with_dictionary(d.bytes, self.opts.connection.max_frame_bytes))
             }
             _ => None,
         };
@@ -138,8 +139,12 @@ impl<'a> Session<'a> {
             Ok(d) => d,
             Err(e) => return SessionEnd::Failed(format!("zstd: {e}")),
         };
-        let check_every =
-            self.opts.ping_interval.min(self.opts.idle_timeout / 4).min(self.opts.blind_window / 4);
+        let check_every = self
+            .opts
+            .connection
+            .ping_interval
+            .min(self.opts.connection.idle_timeout / 4)
+            .min(self.opts.blind_window / 4);
         let mut tick = tokio::time::interval(check_every.max(std::time::Duration::from_millis(5)));
         let (mut last_frame, mut last_ping) = (Instant::now(), Instant::now());
         self.last_wanted_at = Instant::now();
@@ -171,11 +176,11 @@ impl<'a> Session<'a> {
                     }
                 }
                 _ = tick.tick() => {
-                    if last_frame.elapsed() > self.opts.idle_timeout {
-                        Step::End(SessionEnd::Failed(format!("no frame or pong for {:?}", self.opts.idle_timeout)))
+                    if last_frame.elapsed() > self.opts.connection.idle_timeout {
+                        Step::End(SessionEnd::Failed(format!("no frame or pong for {:?}", self.opts.connection.idle_timeout)))
                     } else if self.last_wanted_at.elapsed() > self.opts.blind_window && self.others_since_wanted > 0 {
                         Step::End(SessionEnd::Blind)
-                    } else if last_ping.elapsed() >= self.opts.ping_interval {
+                    } else if last_ping.elapsed() >= self.opts.connection.ping_interval {
                         last_ping = Instant::now();
                         match ws.send(Message::Ping(Default::default())).await {
                             Ok(()) => Step::Continue,
@@ -217,7 +222,7 @@ impl<'a> Session<'a> {
         binary: bool,
         decompressor: &mut Option<FrameDecompressor>,
     ) -> Step {
-        let max = self.opts.max_frame_bytes;
+        let max = self.opts.connection.max_frame_bytes;
         let (bytes, reject): (Vec<u8>, Option<String>) = match (binary, decompressor.as_mut()) {
             (false, _) if raw.len() > max => (
                 raw[..max].to_vec(),
