@@ -1,7 +1,7 @@
 //! Accounts and identities: status (hiding and deleting an account's content), handles with their
 //! history, first and last seen. Account and identity events apply in upstream-seq order per DID.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use reprise_events::StoredEvent;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
@@ -40,7 +40,7 @@ pub(crate) struct SeenCache(Option<HashMap<String, (String, i64)>>);
 
 impl SeenCache {
     pub fn bulk() -> Self {
-        SeenCache(Some(HashMap::new()))
+        SeenCache(Some(HashMap::default()))
     }
 
     fn set_status(&mut self, did: &str, status: &str) {
@@ -75,7 +75,7 @@ pub(crate) struct RowsByDid(Option<HashMap<String, Vec<(Model, i64)>>>);
 
 impl RowsByDid {
     pub fn bulk() -> Self {
-        RowsByDid(Some(HashMap::new()))
+        RowsByDid(Some(HashMap::default()))
     }
 
     /// A version of `model` was written for `did` under the row key `seq`.

@@ -3,7 +3,6 @@
 
 use reprise_events::{CidCheck, EventKind, LogReader, Operation, StoredEvent};
 use reprise_lexicons::Catalog;
-use std::collections::HashMap;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
@@ -101,7 +100,7 @@ pub(crate) fn sort_at(claimed: &str, received_at_us: i64) -> Result<i64, ModelEr
 pub(crate) enum Heads {
     #[default]
     Table,
-    Memory(HashMap<String, (Head, i64)>),
+    Memory(foldhash::HashMap<String, (Head, i64)>),
 }
 
 impl Heads {
@@ -128,10 +127,23 @@ impl Heads {
         seq: i64,
     ) -> Result<(), ProjectorError> {
         match self {
-            Heads::Memory(m) => {
-                let head = Head { rev: rev.to_owned(), cid: cid.map(str::to_owned), deleted: cid.is_none() };
-                m.insert(uri.to_owned(), (head, seq));
-            }
+            // Most records are written once; a new version reuses the strings of the one it replaces.
+            Heads::Memory(m) => match m.get_mut(uri) {
+                Some((head, at)) => {
+                    rev.clone_into(&mut head.rev);
+                    match (cid, &mut head.cid) {
+                        (Some(cid), Some(old)) => cid.clone_into(old),
+                        (cid, old) => *old = cid.map(str::to_owned),
+                    }
+                    head.deleted = cid.is_none();
+                    *at = seq;
+                }
+                None => {
+                    let head =
+                        Head { rev: rev.to_owned(), cid: cid.map(str::to_owned), deleted: cid.is_none() };
+                    m.insert(uri.to_owned(), (head, seq));
+                }
+            },
             Heads::Table => {
                 tx.prepare_cached(
                     "INSERT OR REPLACE INTO record_heads (uri, rev, cid, deleted, seq) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -142,17 +154,25 @@ impl Heads {
         Ok(())
     }
 
-    /// Writes in-memory heads to `record_heads`, in key order.
-    pub(crate) fn flush(&mut self, conn: &mut Connection) -> Result<(), ProjectorError> {
-        let Heads::Memory(m) = std::mem::take(self) else { return Ok(()) };
+    /// Takes the in-memory heads out (leaving the table), sorted by URI: the order they are written in.
+    pub(crate) fn take_sorted(&mut self) -> Vec<(String, (Head, i64))> {
+        let Heads::Memory(m) = std::mem::take(self) else { return Vec::new() };
         let mut all: Vec<_> = m.into_iter().collect();
         all.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        all
+    }
+
+    /// Writes heads sorted by URI (from `take_sorted`) into `record_heads`, empty since the file is new.
+    pub(crate) fn write_sorted(
+        conn: &mut Connection,
+        sorted: &[(String, (Head, i64))],
+    ) -> Result<(), ProjectorError> {
         let tx = conn.transaction()?;
         {
             let mut insert = tx.prepare_cached(
-                "INSERT OR REPLACE INTO record_heads (uri, rev, cid, deleted, seq) VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO record_heads (uri, rev, cid, deleted, seq) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?;
-            for (uri, (h, seq)) in all {
+            for (uri, (h, seq)) in sorted {
                 insert.execute(params![uri, h.rev, h.cid, h.deleted, seq])?;
             }
         }
@@ -168,6 +188,7 @@ pub(crate) struct Ctx<'c> {
     pub heads: Heads,
     pub seen: accounts::SeenCache,
     pub rows: accounts::RowsByDid,
+    pub media: crate::media::Needed,
     /// A bulk rebuild: derived indexes (search) are built once at the end instead of per event.
     pub bulk: bool,
 }
@@ -250,10 +271,8 @@ pub(crate) fn apply(
         // Gap markers describe the stream, not a record or an account.
         EventKind::Gap => return Ok(Outcome::Ignored(Ignored::NotIndexed)),
         EventKind::Media => {
-            if ctx.bulk {
-                // A media event reads the job a track version asked for: write out those waiting.
-                crate::media::flush_needed(tx)?;
-            }
+            // A media event reads the job a track version asked for: write out those waiting.
+            ctx.media.flush(tx)?;
             crate::media::apply(tx, event, &mut entry)?
         }
     };
@@ -325,7 +344,12 @@ fn commit(
         received_at_us: event.received_at_us,
     };
     match model.upsert(tx, &version, record, ctx.bulk) {
-        Ok(()) => ctx.rows.note(did, model, event.seq),
+        Ok(blob) => {
+            ctx.rows.note(did, model, event.seq);
+            if let Some(blob) = blob {
+                ctx.media.need(tx, did, &uri, blob, event.seq)?;
+            }
+        }
         Err(ModelError::Sql(e)) => return Err(e.into()),
         Err(ModelError::Decode(reason)) => return Ok(invalid(entry, reason)),
     }

@@ -102,6 +102,7 @@ impl Projector {
                 heads: apply::Heads::Table,
                 seen: Default::default(),
                 rows: Default::default(),
+                media: Default::default(),
                 bulk: false,
             },
             self.batch_size,

@@ -28,9 +28,6 @@ CREATE TABLE IF NOT EXISTS media_jobs (
     retry_at_ms  INTEGER,
     updated_seq  INTEGER NOT NULL
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS media_jobs_open ON media_jobs (updated_seq)
-    WHERE state NOT IN ('stored', 'failed');
-
 CREATE TABLE IF NOT EXISTS renditions (
     cid            TEXT PRIMARY KEY,
     format         TEXT NOT NULL,
@@ -46,6 +43,12 @@ CREATE TABLE IF NOT EXISTS renditions (
 ";
 
 /// Job states that are finished: nothing more happens until an explicit retry.
+/// Built after a bulk rebuild with the API's indexes, maintained incrementally otherwise.
+pub(crate) const INDEXES: &str = "
+CREATE INDEX IF NOT EXISTS media_jobs_open ON media_jobs (updated_seq)
+    WHERE state NOT IN ('stored', 'failed');
+";
+
 pub const FINISHED_STATES: [&str; 2] = ["stored", "failed"];
 
 /// The frame of a media event (see the module docs for its shape).
@@ -106,48 +109,54 @@ struct Waveform {
     peaks: Vec<u8>,
 }
 
-/// During a bulk rebuild, blobs that track versions asked a job for wait here (in memory, outside
-/// the file) and go into `media_jobs` in CID order (`flush_needed`): inserting random CIDs one by one
-/// was ~7% of a rebuild.
-pub(crate) const BULK_TABLES: &str = "
-CREATE TEMP TABLE IF NOT EXISTS media_needed (
-    seq  INTEGER PRIMARY KEY,
-    cid  TEXT NOT NULL,
-    did  TEXT NOT NULL,
-    uri  TEXT NOT NULL
-);
-";
+/// Blobs that applied track versions need a job for. Incremental application writes each to
+/// `media_jobs` at once; a bulk rebuild keeps the first version that asked for each CID in memory and
+/// writes them in CID order (`flush`), because inserting random CIDs one by one was ~7% of a rebuild.
+#[derive(Debug, Default)]
+pub(crate) struct Needed(Option<foldhash::HashMap<String, (String, String, i64)>>);
 
-/// A valid track version was applied: its blob needs a job unless one exists (in any state).
-pub(crate) fn track_audio(
-    tx: &Transaction<'_>,
-    did: &str,
-    uri: &str,
-    blob_cid: &str,
-    seq: i64,
-    bulk: bool,
-) -> Result<(), rusqlite::Error> {
-    let sql = if bulk {
-        "INSERT INTO temp.media_needed (cid, did, uri, seq) VALUES (?1, ?2, ?3, ?4)"
-    } else {
-        "INSERT INTO media_jobs (cid, did, uri, state, attempts, updated_seq) VALUES (?1, ?2, ?3, 'needed', 0, ?4)
-         ON CONFLICT (cid) DO NOTHING"
-    };
-    tx.prepare_cached(sql)?.execute(params![blob_cid, did, uri, seq])?;
-    Ok(())
-}
+const NEED: &str = "INSERT INTO media_jobs (cid, did, uri, state, attempts, updated_seq)
+    VALUES (?1, ?2, ?3, 'needed', 0, ?4) ON CONFLICT (cid) DO NOTHING";
 
-/// Writes the waiting blobs of a bulk rebuild into `media_jobs`: for each CID the first track version
-/// that asked (the row of `MIN(seq)`), unless the CID has a job already, as `track_audio` does one by one.
-pub(crate) fn flush_needed(tx: &Transaction<'_>) -> Result<(), rusqlite::Error> {
-    tx.prepare_cached(
-        "INSERT INTO media_jobs (cid, did, uri, state, attempts, updated_seq)
-         SELECT cid, did, uri, 'needed', 0, MIN(seq) FROM temp.media_needed WHERE true GROUP BY cid ORDER BY cid
-         ON CONFLICT (cid) DO NOTHING",
-    )?
-    .execute([])?;
-    tx.prepare_cached("DELETE FROM temp.media_needed")?.execute([])?;
-    Ok(())
+impl Needed {
+    pub fn bulk() -> Self {
+        Needed(Some(Default::default()))
+    }
+
+    /// A valid track version was applied: its blob needs a job unless one exists (in any state).
+    pub fn need(
+        &mut self,
+        tx: &Transaction<'_>,
+        did: &str,
+        uri: &str,
+        blob_cid: &str,
+        seq: i64,
+    ) -> Result<(), rusqlite::Error> {
+        match &mut self.0 {
+            // Events arrive in seq order, so the first asker is the one incremental application keeps.
+            Some(m) if !m.contains_key(blob_cid) => {
+                m.insert(blob_cid.to_owned(), (did.to_owned(), uri.to_owned(), seq));
+            }
+            Some(_) => {}
+            None => {
+                tx.prepare_cached(NEED)?.execute(params![blob_cid, did, uri, seq])?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the waiting blobs of a bulk rebuild into `media_jobs` in CID order, unless the CID has a
+    /// job already, as `need` does one by one.
+    pub fn flush(&mut self, tx: &Transaction<'_>) -> Result<(), rusqlite::Error> {
+        let Some(m) = self.0.as_mut().filter(|m| !m.is_empty()) else { return Ok(()) };
+        let mut all: Vec<_> = m.drain().collect();
+        all.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut insert = tx.prepare_cached(NEED)?;
+        for (cid, (did, uri, seq)) in all {
+            insert.execute(params![cid, did, uri, seq])?;
+        }
+        Ok(())
+    }
 }
 
 /// Applies one `media` event and fills in its audit entry (the track's URI, so the record's history

@@ -41,22 +41,24 @@ impl Model {
         matches!(self, Model::Profile | Model::Status)
     }
 
-    pub fn upsert(
+    /// Writes the version; returns the CID of an audio blob it needs a media job for (tracks only).
+    pub fn upsert<'r>(
         self,
         tx: &Transaction<'_>,
         v: &Version<'_>,
-        record: &Value,
+        record: &'r Value,
         bulk: bool,
-    ) -> Result<(), ModelError> {
+    ) -> Result<Option<&'r str>, ModelError> {
         match self {
-            Model::Track => tracks::upsert(tx, v, record, bulk),
+            Model::Track => return tracks::upsert(tx, v, record, bulk),
             Model::Like => like(tx, v, record),
             Model::Comment => comment(tx, v, record),
             Model::List => list(tx, v, record),
             Model::Profile => profile(tx, v, record),
             Model::Play => plays::play(tx, v, record),
             Model::Status => plays::status(tx, v, record),
-        }
+        }?;
+        Ok(None)
     }
 
     /// Removes the record: `replaces` is its current row (none when only a tombstone is left, or an

@@ -247,7 +247,6 @@ pub(crate) fn open_bulk(path: &Path) -> Result<Connection, ProjectorError> {
          PRAGMA temp_store = MEMORY;",
     )?;
     init(&conn, false)?;
-    conn.execute_batch(crate::media::BULK_TABLES)?;
     Ok(conn)
 }
 
@@ -256,9 +255,14 @@ pub(crate) fn open_bulk(path: &Path) -> Result<Connection, ProjectorError> {
 const INDEX_SORT_THREADS: u32 = 2;
 
 pub(crate) fn finish_bulk(conn: &Connection) -> Result<(), ProjectorError> {
-    conn.execute_batch(&format!("PRAGMA threads = {INDEX_SORT_THREADS}"))?;
+    // The sorter holds as much as the page cache in one run before handing it to a sorter thread: with
+    // the rebuild's 2 GB cache every index was one run, sorted on this thread alone. Small runs are
+    // sorted on the other core and merged, which made the index builds ~25% faster (8 MB was as
+    // fast as any size from 2 to 32 MB).
+    conn.execute_batch(&format!("PRAGMA threads = {INDEX_SORT_THREADS}; PRAGMA cache_size = -8192;"))?;
     conn.execute_batch(APPLY_INDEXES)?;
     conn.execute_batch(INDEXES)?;
+    conn.execute_batch(crate::media::INDEXES)?;
     conn.execute_batch("PRAGMA journal_mode = DELETE; PRAGMA synchronous = FULL;")?;
     Ok(())
 }
@@ -275,6 +279,7 @@ fn init(conn: &Connection, with_indexes: bool) -> Result<(), ProjectorError> {
     if with_indexes {
         conn.execute_batch(APPLY_INDEXES)?;
         conn.execute_batch(INDEXES)?;
+        conn.execute_batch(crate::media::INDEXES)?;
     }
     conn.execute_batch(&format!("PRAGMA user_version = {VERSION}"))?;
     Ok(())

@@ -40,12 +40,13 @@ struct Link<'a> {
     link: &'a str,
 }
 
-pub(crate) fn upsert(
+/// Returns the CID of the audio blob the version plays, which needs a media job.
+pub(crate) fn upsert<'r>(
     tx: &Transaction<'_>,
     v: &Version<'_>,
-    record: &Value,
+    record: &'r Value,
     bulk: bool,
-) -> Result<(), ModelError> {
+) -> Result<Option<&'r str>, ModelError> {
     let r: TrackRecord<'_> = decode(record)?;
     let blob = r.audio_blob.as_ref();
     let json = |key: &str| record.get(key).map(Value::to_string);
@@ -92,10 +93,7 @@ pub(crate) fn upsert(
         )?
         .execute(params![v.seq, v.uri, r.title, r.artist, r.album, r.description])?;
     }
-    if let Some(b) = blob {
-        crate::media::track_audio(tx, v.did, v.uri, b.link.link, v.seq, bulk)?;
-    }
-    Ok(())
+    Ok(blob.map(|b| b.link.link))
 }
 
 pub(crate) fn remove(tx: &Transaction<'_>, seq: Option<i64>, bulk: bool) -> Result<(), rusqlite::Error> {
