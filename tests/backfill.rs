@@ -57,6 +57,15 @@ impl Env {
         (out, summary)
     }
 
+    /// `reprise run` with nothing to ingest and a gap repair pass every second.
+    fn run_repairing_gaps(&self) -> Running {
+        let nothing = self.dir.path().join("nothing.jsonl");
+        std::fs::write(&nothing, "").unwrap();
+        let mut cmd = reprise(&self.data());
+        cmd.arg("--config").arg(self.config("gap_repair_interval_secs = 1\n"));
+        Running::spawn(cmd.args(["--listen", "127.0.0.1:0", "run", "--fixture"]).arg(&nothing))
+    }
+
     fn account(&self, n: u64, records: &[RepoRecord]) -> Account {
         let account = Account::new(n);
         self.pds.serve(&account, account.repo(records, 0));
@@ -420,11 +429,7 @@ fn run_repairs_recorded_gaps_by_itself_and_serves_what_it_recovered() {
         &[("3kliveliveli2", OLD_REV_US, "Heard live"), ("3knewernewer2", FUTURE_REV_US, "Written since")],
     );
     gap_recorded(&data);
-    let nothing = env.dir.path().join("nothing.jsonl");
-    std::fs::write(&nothing, "").unwrap();
-    let mut cmd = reprise(&data);
-    cmd.arg("--config").arg(env.config("gap_repair_interval_secs = 1\n"));
-    let mut running = Running::spawn(cmd.args(["--listen", "127.0.0.1:0", "run", "--fixture"]).arg(&nothing));
+    let mut running = env.run_repairing_gaps();
     let addr = running.wait_listening();
     let pass = running.wait_for("a gap repair pass", |v| message(v) == "gap repair pass");
     // Three records, the handle, and the delete of the record the repo no longer has.
