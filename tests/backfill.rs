@@ -463,6 +463,40 @@ fn run_repairs_recorded_gaps_by_itself_and_serves_what_it_recovered() {
 }
 
 #[test]
+fn run_holds_back_a_repo_that_keeps_failing_and_repairs_the_gap_once_it_answers() {
+    let env = Env::new(100);
+    let fine = env.account(73, &tracks(1, 73));
+    let down = env.account(74, &tracks(2, 74));
+    let data = env.data();
+    for did in [&fine.did, &down.did] {
+        heard_live(&env, did, &[("3kliveliveli2", OLD_REV_US, "Heard live")]);
+    }
+    gap_recorded(&data);
+    env.pds.set_fault(&down.did, Fault::Status { status: 503, times: 1000 });
+    let mut running = env.run_repairing_gaps();
+    // Each pass as (repos tried, failed, held back, gap repaired). Waits are counted in passes, not
+    // time, so a broken backoff fails here rather than hanging.
+    let mut next_pass = || {
+        let f = running.wait_for("a gap repair pass", |v| message(v) == "gap repair pass")["fields"].clone();
+        let n = |k: &str| f[k].as_u64().unwrap_or_else(|| panic!("{k} in {f}"));
+        (n("repos"), n("failed"), n("deferred"), f["repaired"] == true)
+    };
+    assert_eq!(next_pass(), (2, 1, 0, false));
+    // Tried again one interval later, then held back for longer; the repo that answered is no reason to
+    // call the gap repaired while another was not tried.
+    let held = (0..8).map(|_| next_pass()).find(|p| p.2 == 1).expect("the failing repo held back");
+    assert_eq!(held, (1, 0, 1, false));
+    env.pds.set_fault(&down.did, Fault::Status { status: 503, times: 0 });
+    let repaired =
+        (0..16).map(|_| next_pass()).find(|p| p.3).expect("the gap repaired once the repo answers");
+    assert_eq!(repaired, (2, 0, 0, true));
+    // The live record, the repo's two, and the delete of the live one it no longer has.
+    assert_eq!(commit_count(&data, &down.did), 4);
+    running.signal("TERM");
+    assert!(running.child.wait().unwrap().success());
+}
+
+#[test]
 fn bad_command_lines_and_limits_are_refused_before_anything_runs() {
     let env = Env::new(100);
     let data = env.data();
