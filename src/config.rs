@@ -50,7 +50,8 @@ pub struct BackfillConfig {
     pub backoff_initial_ms: u64,
     pub connect_timeout_ms: u64,
     pub read_timeout_ms: u64,
-    /// `reprise run` repairs recorded gaps this often; 0: only `reprise backfill --gaps` does.
+    /// `reprise run` repairs recorded gaps this often (a failing repo less often: see `gap_repair.rs`);
+    /// 0: only `reprise backfill --gaps` does.
     pub gap_repair_interval_secs: u64,
 }
 

@@ -57,6 +57,15 @@ impl Env {
         (out, summary)
     }
 
+    /// `reprise run` with nothing to ingest and a gap repair pass every second.
+    fn run_repairing_gaps(&self) -> Running {
+        let nothing = self.dir.path().join("nothing.jsonl");
+        std::fs::write(&nothing, "").unwrap();
+        let mut cmd = reprise(&self.data());
+        cmd.arg("--config").arg(self.config("gap_repair_interval_secs = 1\n"));
+        Running::spawn(cmd.args(["--listen", "127.0.0.1:0", "run", "--fixture"]).arg(&nothing))
+    }
+
     fn account(&self, n: u64, records: &[RepoRecord]) -> Account {
         let account = Account::new(n);
         self.pds.serve(&account, account.repo(records, 0));
@@ -420,11 +429,7 @@ fn run_repairs_recorded_gaps_by_itself_and_serves_what_it_recovered() {
         &[("3kliveliveli2", OLD_REV_US, "Heard live"), ("3knewernewer2", FUTURE_REV_US, "Written since")],
     );
     gap_recorded(&data);
-    let nothing = env.dir.path().join("nothing.jsonl");
-    std::fs::write(&nothing, "").unwrap();
-    let mut cmd = reprise(&data);
-    cmd.arg("--config").arg(env.config("gap_repair_interval_secs = 1\n"));
-    let mut running = Running::spawn(cmd.args(["--listen", "127.0.0.1:0", "run", "--fixture"]).arg(&nothing));
+    let mut running = env.run_repairing_gaps();
     let addr = running.wait_listening();
     let pass = running.wait_for("a gap repair pass", |v| message(v) == "gap repair pass");
     // Three records, the handle, and the delete of the record the repo no longer has.
@@ -455,6 +460,40 @@ fn run_repairs_recorded_gaps_by_itself_and_serves_what_it_recovered() {
     let status = running.child.wait().unwrap();
     assert!(status.success(), "{status:?}");
     assert_eq!(env.pds.requests(&known.did), 1);
+}
+
+#[test]
+fn run_holds_back_a_repo_that_keeps_failing_and_repairs_the_gap_once_it_answers() {
+    let env = Env::new(100);
+    let fine = env.account(73, &tracks(1, 73));
+    let down = env.account(74, &tracks(2, 74));
+    let data = env.data();
+    for did in [&fine.did, &down.did] {
+        heard_live(&env, did, &[("3kliveliveli2", OLD_REV_US, "Heard live")]);
+    }
+    gap_recorded(&data);
+    env.pds.set_fault(&down.did, Fault::Status { status: 503, times: 1000 });
+    let mut running = env.run_repairing_gaps();
+    // Each pass as (repos tried, failed, held back, gap repaired). Waits are counted in passes, not
+    // time, so a broken backoff fails here rather than hanging.
+    let mut next_pass = || {
+        let f = running.wait_for("a gap repair pass", |v| message(v) == "gap repair pass")["fields"].clone();
+        let n = |k: &str| f[k].as_u64().unwrap_or_else(|| panic!("{k} in {f}"));
+        (n("repos"), n("failed"), n("deferred"), f["repaired"] == true)
+    };
+    assert_eq!(next_pass(), (2, 1, 0, false));
+    // Tried again one interval later, then held back for longer; the repo that answered is no reason to
+    // call the gap repaired while another was not tried.
+    let held = (0..8).map(|_| next_pass()).find(|p| p.2 == 1).expect("the failing repo held back");
+    assert_eq!(held, (1, 0, 1, false));
+    env.pds.set_fault(&down.did, Fault::Status { status: 503, times: 0 });
+    let repaired =
+        (0..16).map(|_| next_pass()).find(|p| p.3).expect("the gap repaired once the repo answers");
+    assert_eq!(repaired, (2, 0, 0, true));
+    // The live record, the repo's two, and the delete of the live one it no longer has.
+    assert_eq!(commit_count(&data, &down.did), 4);
+    running.signal("TERM");
+    assert!(running.child.wait().unwrap().success());
 }
 
 #[test]

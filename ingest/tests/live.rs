@@ -199,19 +199,33 @@ async fn a_stalled_host_fails_liveness_and_the_client_resumes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_blind_host_is_detected_and_the_next_host_replays_what_it_hid() {
-    let h = history(200);
+    // A hides every track and shows one identity event, its newest; B has the same tracks and nothing
+    // else. So neither outcome races the window on a loaded machine: A cannot look blind before its one
+    // other event arrived, and B, sending only wanted commits, never looks blind at all (a B whose
+    // stream ended in an identity event would rightly be left 300 ms after its last track).
+    let tracks = repo_tracks(3, 0, 150);
+    let (a_history, b_history) = (history(0), history(0));
+    for t in &tracks {
+        a_history.push(t);
+        b_history.push(t);
+    }
+    a_history.push(&identity(&did(100), 1, None));
     let blind = Faults { blind_collection: Some("fm.plyr.track".into()), ..Default::default() };
-    let a = JetstreamServer::start(h.clone(), blind).await;
-    let b = JetstreamServer::start(h.clone(), Faults::default()).await;
+    let a = JetstreamServer::start(a_history.clone(), blind).await;
+    let b = JetstreamServer::start(b_history, Faults::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let mut o = opts(vec![a.v1_url(), b.v1_url()]);
     o.blind_window = Duration::from_millis(300);
+    // Liveness is not under test: on a starved machine a failed connection would leave A as failed
+    // rather than blind (resuming B from A's newest event), or reconnect to B.
+    o.connection.idle_timeout = Duration::from_secs(10);
     let mut live = Live::start(dir.path(), o);
-    live.wait_head(200).await;
+    // Every track arrives only if B replayed from before them, not from A's newest event minus the rewind.
+    live.wait_head(1 + tracks.len() as i64).await;
     let host = live.metrics.current_host();
     live.stop().await;
     assert_eq!(host, b.v1_url());
-    assert_exactly_once(dir.path(), &h.v1_frames());
+    assert_exactly_once(dir.path(), &a_history.v1_frames());
     assert_eq!(b.connections(), 1);
 }
 

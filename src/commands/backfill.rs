@@ -2,7 +2,7 @@
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -73,7 +73,7 @@ pub fn backfill(config: &Config, repos: Repos) -> anyhow::Result<ExitCode> {
                     run_backfill(log, &data_dir, client, target, options, log_outcome).await?;
                 finished(&report, &log)
             }
-            Repos::Gaps => Ok(repair_gaps(log, &data_dir, client, options).await?.1),
+            Repos::Gaps => Ok(repair_gaps(log, &data_dir, client, options, |_| false).await?.summary),
         }
     })?;
     println!("{summary}");
@@ -81,28 +81,48 @@ pub fn backfill(config: &Config, repos: Repos) -> anyhow::Result<ExitCode> {
     Ok(if bad == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
-/// Backfills every repo the log knows if it holds gap events not yet repaired, and marks them repaired
-/// when no repo failed (one that could not be fetched may have missed the gap: the next pass retries).
-/// The summary says what was done; `gaps` is 0 when there was nothing to repair.
+/// What a gap repair did: its summary, and each repo it tried with whether that repo failed (could not
+/// be fetched or resolved, so it may have missed the gap).
+pub(crate) struct GapRepairRun {
+    pub summary: serde_json::Value,
+    pub tried: Vec<(String, bool)>,
+}
+
+/// Backfills every repo the log knows, except those `waiting` holds back, if the log holds gap events
+/// not yet repaired, and marks them repaired when every repo was tried and none failed (a later pass
+/// tries the rest). The summary says what was done; `gaps` is 0 when there was nothing to repair.
 pub(crate) async fn repair_gaps(
     log: EventLog,
     data_dir: &Path,
     client: Arc<PdsClient>,
     options: BackfillOptions,
-) -> anyhow::Result<(EventLog, serde_json::Value)> {
+    waiting: impl Fn(&str) -> bool,
+) -> anyhow::Result<GapRepairRun> {
     let Some(plan) = plan_gap_repair(&log.reader()?, &Progress::open(data_dir)?)? else {
         let summary = serde_json::json!({"gaps": 0, "repos": 0, "head": log.head()});
-        return Ok((log, summary));
+        return Ok(GapRepairRun { summary, tried: Vec::new() });
     };
-    let target = Target::Dids(plan.dids.clone());
-    let (report, log) = run_backfill(log, data_dir, client, target, options, log_outcome).await?;
+    let (due, held): (Vec<String>, Vec<String>) = plan.dids.iter().cloned().partition(|d| !waiting(d));
+    let tried = Arc::new(Mutex::new(Vec::new()));
+    let on_repo = {
+        let tried = tried.clone();
+        move |did: &str, outcome: &RepoOutcome, n: (usize, usize)| {
+            log_outcome(did, outcome, n);
+            let failed = matches!(outcome, RepoOutcome::Failed { .. });
+            tried.lock().unwrap_or_else(PoisonError::into_inner).push((did.to_owned(), failed));
+        }
+    };
+    let (report, log) = run_backfill(log, data_dir, client, Target::Dids(due), options, on_repo).await?;
     let mut summary = finished(&report, &log)?;
     summary["gaps"] = plan.gaps.into();
-    if report.failed == 0 {
+    summary["deferred"] = held.len().into();
+    let repaired = report.failed == 0 && held.is_empty();
+    if repaired {
         Progress::open(data_dir)?.mark_gaps_repaired(plan.through_seq, plan.gaps, report.repos)?;
     }
-    summary["gaps_repaired"] = (report.failed == 0).into();
-    Ok((log, summary))
+    summary["gaps_repaired"] = repaired.into();
+    let tried = std::mem::take(&mut *tried.lock().unwrap_or_else(PoisonError::into_inner));
+    Ok(GapRepairRun { summary, tried })
 }
 
 fn finished(report: &BackfillReport, log: &EventLog) -> anyhow::Result<serde_json::Value> {
