@@ -1,6 +1,8 @@
 //! Applying events: the one pipeline every record goes through (account state, ordering, CID,
 //! lexicon, model), the audit row each event leaves, and the checkpoint.
 
+use std::borrow::Cow;
+
 use reprise_events::{CidCheck, EventKind, LogReader, Operation, StoredEvent};
 use reprise_lexicons::Catalog;
 
@@ -41,18 +43,18 @@ pub enum Ignored {
 }
 
 impl Ignored {
-    pub fn reason(&self) -> String {
-        match self {
-            Ignored::NotIndexed => "not indexed".into(),
-            Ignored::Rejected(r) => format!("rejected by ingest: {r}"),
-            Ignored::Duplicate => "duplicate".into(),
-            Ignored::OlderRev => "older rev".into(),
-            Ignored::Tombstoned => "tombstone".into(),
-            Ignored::OlderSeq => "older seq".into(),
-            Ignored::AccountDeleted => "account deleted".into(),
-            Ignored::CidMismatch => "cid mismatch".into(),
-            Ignored::Invalid(_) => "invalid".into(),
-        }
+    pub fn reason(&self) -> Cow<'static, str> {
+        Cow::Borrowed(match self {
+            Ignored::Rejected(r) => return Cow::Owned(format!("rejected by ingest: {r}")),
+            Ignored::NotIndexed => "not indexed",
+            Ignored::Duplicate => "duplicate",
+            Ignored::OlderRev => "older rev",
+            Ignored::Tombstoned => "tombstone",
+            Ignored::OlderSeq => "older seq",
+            Ignored::AccountDeleted => "account deleted",
+            Ignored::CidMismatch => "cid mismatch",
+            Ignored::Invalid(_) => "invalid",
+        })
     }
 }
 
@@ -257,7 +259,7 @@ pub(crate) fn apply(
 ) -> Result<Outcome, ProjectorError> {
     let event = &prepared.event;
     let env = &event.envelope;
-    let mut entry = Entry::for_event(event);
+    let mut entry = Entry::for_event(prepared);
     let outcome = match env.kind() {
         EventKind::Rejected => {
             Outcome::Ignored(Ignored::Rejected(env.reject_reason.clone().unwrap_or_default()))
@@ -285,7 +287,7 @@ fn commit(
     ctx: &mut Ctx<'_>,
     prepared: &Prepared,
     model: Model,
-    entry: &mut Entry,
+    entry: &mut Entry<'_>,
 ) -> Result<Outcome, ProjectorError> {
     let event = &prepared.event;
     let env = &event.envelope;
@@ -299,7 +301,7 @@ fn commit(
     ) else {
         return Ok(Outcome::Ignored(Ignored::Rejected("commit without its envelope".into())));
     };
-    let uri = entry.uri.clone().unwrap_or_default();
+    let uri = prepared.uri.as_deref().unwrap_or_default();
     let visibility = accounts::touch(tx, &mut ctx.seen, did, event.received_at_us)?;
     if visibility == Visibility::Deleted {
         return Ok(Outcome::Ignored(Ignored::AccountDeleted));
@@ -307,7 +309,7 @@ fn commit(
     if let Visibility::Hidden(status) = &visibility {
         entry.note = Some(format!("account {status}: not served until active again"));
     }
-    let head = ctx.heads.load(tx, &uri)?;
+    let head = ctx.heads.load(tx, uri)?;
     // The row the current version lives in, if any (an account deletion may have removed it since).
     let replaces = head.as_ref().and_then(|(h, seq)| (!h.deleted).then_some(*seq));
     match decide(head.as_ref().map(|(h, _)| h), op, rev, env.cid.as_deref()) {
@@ -318,7 +320,7 @@ fn commit(
     }
     if op == Operation::Delete {
         model.remove(tx, did, replaces, ctx.bulk)?;
-        ctx.heads.store(tx, &uri, rev, None, event.seq)?;
+        ctx.heads.store(tx, uri, rev, None, event.seq)?;
         return Ok(Outcome::Applied);
     }
     // A record that does not hash to the CID its commit claims is not that version: never serve it.
@@ -333,7 +335,7 @@ fn commit(
     };
     entry.validation = "valid";
     let version = Version {
-        uri: &uri,
+        uri,
         did,
         collection,
         rkey,
@@ -347,17 +349,17 @@ fn commit(
         Ok(blob) => {
             ctx.rows.note(did, model, event.seq);
             if let Some(blob) = blob {
-                ctx.media.need(tx, did, &uri, blob, event.seq)?;
+                ctx.media.need(tx, did, uri, blob, event.seq)?;
             }
         }
         Err(ModelError::Sql(e)) => return Err(e.into()),
         Err(ModelError::Decode(reason)) => return Ok(invalid(entry, reason)),
     }
-    ctx.heads.store(tx, &uri, rev, Some(cid), event.seq)?;
+    ctx.heads.store(tx, uri, rev, Some(cid), event.seq)?;
     Ok(Outcome::Applied)
 }
 
-fn invalid(entry: &mut Entry, errors: String) -> Outcome {
+fn invalid(entry: &mut Entry<'_>, errors: String) -> Outcome {
     entry.validation = "invalid";
     entry.errors = Some(errors.clone());
     // An invalid version never replaces the current one, and does not move the head.

@@ -1,23 +1,26 @@
 //! The audit trail: one row per event that touched an indexed record or an account, saying what the
 //! projector did with it and why. Moderators replay a record's or an account's history from it.
 
-use reprise_events::{EventKind, StoredEvent};
+use std::borrow::Cow;
+
 use rusqlite::{Transaction, params};
 
 use crate::ProjectorError;
 use crate::apply::Outcome;
+use crate::prepare::Prepared;
 
-/// What the audit row of one event will say; filled in as the event goes through the pipeline.
+/// What the audit row of one event will say; filled in as the event goes through the pipeline. It
+/// borrows what the reader thread prepared, so the writer allocates nothing for most events.
 #[derive(Debug)]
-pub(crate) struct Entry {
+pub(crate) struct Entry<'e> {
     pub seq: i64,
-    pub did: Option<String>,
-    pub uri: Option<String>,
+    pub did: Option<Cow<'e, str>>,
+    pub uri: Option<Cow<'e, str>>,
     pub kind: &'static str,
     pub operation: Option<&'static str>,
-    pub rev: Option<String>,
-    pub cid: Option<String>,
-    pub cid_check: Option<String>,
+    pub rev: Option<&'e str>,
+    pub cid: Option<Cow<'e, str>>,
+    pub cid_check: Option<&'e str>,
     /// `valid`, `invalid` or `not checked` (deletes, account and identity events, rejected frames).
     pub validation: &'static str,
     pub errors: Option<String>,
@@ -25,22 +28,18 @@ pub(crate) struct Entry {
     pub note: Option<String>,
 }
 
-impl Entry {
-    pub fn for_event(event: &StoredEvent) -> Self {
-        let env = &event.envelope;
-        let uri = match (env.kind(), &env.did, &env.collection, &env.rkey) {
-            (EventKind::Commit, Some(did), Some(c), Some(rkey)) => Some(format!("at://{did}/{c}/{rkey}")),
-            _ => None,
-        };
+impl<'e> Entry<'e> {
+    pub fn for_event(prepared: &'e Prepared) -> Self {
+        let (event, env) = (&prepared.event, &prepared.event.envelope);
         Entry {
             seq: event.seq,
-            did: env.did.clone(),
-            uri,
+            did: env.did.as_deref().map(Cow::Borrowed),
+            uri: prepared.uri.as_deref().map(Cow::Borrowed),
             kind: env.kind().as_str(),
             operation: env.operation.map(|o| o.as_str()),
-            rev: env.rev.clone(),
-            cid: env.cid.clone(),
-            cid_check: env.cid_check.as_ref().map(|c| c.to_column()),
+            rev: env.rev.as_deref(),
+            cid: env.cid.as_deref().map(Cow::Borrowed),
+            cid_check: prepared.cid_check.as_deref(),
             validation: "not checked",
             errors: None,
             note: None,
@@ -48,9 +47,9 @@ impl Entry {
     }
 }
 
-pub(crate) fn record(tx: &Transaction<'_>, e: &Entry, outcome: &Outcome) -> Result<(), ProjectorError> {
+pub(crate) fn record(tx: &Transaction<'_>, e: &Entry<'_>, outcome: &Outcome) -> Result<(), ProjectorError> {
     let (outcome, reason) = match outcome {
-        Outcome::Applied => ("applied", e.note.clone()),
+        Outcome::Applied => ("applied", e.note.as_deref().map(Cow::Borrowed)),
         Outcome::Ignored(why) => ("ignored", Some(why.reason())),
     };
     tx.prepare_cached(

@@ -8,6 +8,8 @@
 //! | "retry_scheduled", ...}, "manual"?: true, "atUs"}`, where `state` is the media crate's `JobState`
 //! JSON and `manual` marks an operator's retry (it resets the attempt count).
 
+use std::borrow::Cow;
+
 use reprise_events::StoredEvent;
 use rusqlite::{Transaction, params};
 use serde::Deserialize;
@@ -164,7 +166,7 @@ impl Needed {
 pub(crate) fn apply(
     tx: &Transaction<'_>,
     event: &StoredEvent,
-    entry: &mut Entry,
+    entry: &mut Entry<'_>,
 ) -> Result<Outcome, ProjectorError> {
     let body: Body = match serde_json::from_slice(&event.frame) {
         Ok(b) => b,
@@ -175,9 +177,9 @@ pub(crate) fn apply(
             return Ok(Outcome::Ignored(Ignored::Invalid(reason)));
         }
     };
-    entry.uri = body.uri.clone().or_else(|| known_uri(tx, &body.cid));
-    entry.cid = Some(body.cid.clone());
-    entry.did = Some(body.did.clone());
+    entry.uri = body.uri.clone().or_else(|| known_uri(tx, &body.cid)).map(Cow::Owned);
+    entry.cid = Some(Cow::Owned(body.cid.clone()));
+    entry.did = Some(Cow::Owned(body.did.clone()));
     let seq = event.seq;
     tx.prepare_cached(
         "INSERT INTO media_jobs (cid, did, uri, state, attempts, updated_seq) VALUES (?1, ?2, ?3, 'requested', 0, ?4)

@@ -16,12 +16,22 @@ pub(crate) struct Prepared {
     /// For a create or update of an indexed collection whose CID was not refused: the record
     /// (normalized to the stable shape) or every reason it is not a valid version. `None` otherwise.
     pub record: Option<Result<Value, String>>,
+    /// A commit's record URI.
+    pub uri: Option<String>,
+    /// The CID check as the audit column writes it.
+    pub cid_check: Option<String>,
 }
 
 pub(crate) fn prepare(catalog: &Catalog, event: StoredEvent) -> Prepared {
     let record =
         wants_record(&event).map(|(collection, rkey)| checked_record(catalog, &event, collection, rkey));
-    Prepared { event, record }
+    let env = &event.envelope;
+    let uri = match (env.kind(), &env.did, &env.collection, &env.rkey) {
+        (EventKind::Commit, Some(did), Some(c), Some(rkey)) => Some(format!("at://{did}/{c}/{rkey}")),
+        _ => None,
+    };
+    let cid_check = env.cid_check.as_ref().map(|c| c.to_column());
+    Prepared { event, record, uri, cid_check }
 }
 
 pub(crate) fn prepare_all(catalog: &Catalog, events: Vec<StoredEvent>) -> Vec<Prepared> {
