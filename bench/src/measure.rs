@@ -5,8 +5,10 @@ use std::time::Instant;
 /// Runs `f` `runs` times; returns the median of the values it reports.
 pub fn median_of(runs: usize, mut f: impl FnMut() -> Result<f64, String>) -> Result<f64, String> {
     let mut v = Vec::with_capacity(runs);
-    for _ in 0..runs {
+    for run in 1..=runs {
         v.push(f()?);
+        // Each run's figure goes to stderr, so the spread behind a median can be read.
+        eprintln!("  run {run}/{runs}: {:.2}", v[run - 1]);
     }
     v.sort_by(|a, b| a.total_cmp(b));
     Ok(v[v.len() / 2])
