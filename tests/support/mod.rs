@@ -3,9 +3,10 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Lines, Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
-use std::process::{Child, ChildStderr, Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 /// `reprise` with a data dir and no inherited REPRISE_* configuration.
@@ -32,28 +33,46 @@ pub fn ok_json(cmd: &mut Command) -> serde_json::Value {
 /// A child process whose stderr (JSON log lines) the test reads to know what it has done.
 pub struct Running {
     pub child: Child,
-    lines: Lines<BufReader<ChildStderr>>,
+    /// Stderr lines, read on their own thread so that waiting for one can time out.
+    lines: Receiver<String>,
     pub seen: Vec<serde_json::Value>,
 }
 
 impl Running {
     pub fn spawn(cmd: &mut Command) -> Self {
         let mut child = cmd.stderr(Stdio::piped()).stdout(Stdio::null()).spawn().expect("spawn reprise");
-        let lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let stderr = BufReader::new(child.stderr.take().unwrap());
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in stderr.lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
         Running { child, lines, seen: Vec::new() }
     }
 
-    /// Reads log lines until one satisfies `pred`; panics if the process exits first.
+    /// Reads log lines until one satisfies `pred`; panics if the process exits first or no such
+    /// line comes within `EVENTUALLY` (a hung test would otherwise hold CI until its deadline).
     pub fn wait_for(&mut self, what: &str, pred: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
-        for line in self.lines.by_ref() {
-            let line = line.expect("read stderr");
+        let deadline = Instant::now() + EVENTUALLY;
+        loop {
+            let line = match self.lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(line) => line,
+                Err(RecvTimeoutError::Timeout) => {
+                    panic!("no {what} within {EVENTUALLY:?}; log: {:#?}", self.seen)
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    panic!("reprise exited before {what}; log: {:#?}", self.seen)
+                }
+            };
             let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
             self.seen.push(v.clone());
             if pred(&v) {
                 return v;
             }
         }
-        panic!("reprise exited before {what}; log: {:#?}", self.seen)
     }
 
     /// The address from the "listening" line.
