@@ -240,10 +240,13 @@ pub(crate) fn apply_prepared(
     };
     let tx = views.transaction()?;
     let mut report = ApplyReport { events: events.len() as u64, checkpoint: last, ..Default::default() };
-    for prepared in events {
-        match apply(&tx, ctx, prepared)? {
-            Outcome::Applied => report.applied += 1,
-            Outcome::Ignored(_) => report.ignored += 1,
+    {
+        let mut audit_insert = tx.prepare_cached(audit::INSERT)?;
+        for prepared in events {
+            match apply(&tx, ctx, prepared, &mut audit_insert)? {
+                Outcome::Applied => report.applied += 1,
+                Outcome::Ignored(_) => report.ignored += 1,
+            }
         }
     }
     tx.prepare_cached("UPDATE checkpoint SET seq = ?1 WHERE id = 1")?.execute([last])?;
@@ -256,6 +259,7 @@ pub(crate) fn apply(
     tx: &Transaction<'_>,
     ctx: &mut Ctx<'_>,
     prepared: &Prepared,
+    audit_insert: &mut rusqlite::Statement<'_>,
 ) -> Result<Outcome, ProjectorError> {
     let event = &prepared.event;
     let env = &event.envelope;
@@ -278,7 +282,7 @@ pub(crate) fn apply(
             crate::media::apply(tx, event, &mut entry)?
         }
     };
-    audit::record(tx, &entry, &outcome)?;
+    audit::record(audit_insert, &entry, &outcome)?;
     Ok(outcome)
 }
 

@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use rusqlite::{Transaction, params};
+use rusqlite::{Statement, params};
 
 use crate::ProjectorError;
 use crate::apply::Outcome;
@@ -47,17 +47,23 @@ impl<'e> Entry<'e> {
     }
 }
 
-pub(crate) fn record(tx: &Transaction<'_>, e: &Entry<'_>, outcome: &Outcome) -> Result<(), ProjectorError> {
+/// Writes one audit row; `insert` is [`INSERT`], prepared once per batch (every event writes a row,
+/// and looking the statement up in the cache per event hashed its SQL each time).
+pub(crate) const INSERT: &str =
+    "INSERT OR REPLACE INTO audit (seq, did, uri, kind, operation, rev, cid, cid_check,
+        validation, errors, outcome, reason)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+
+pub(crate) fn record(
+    insert: &mut Statement<'_>,
+    e: &Entry<'_>,
+    outcome: &Outcome,
+) -> Result<(), ProjectorError> {
     let (outcome, reason) = match outcome {
         Outcome::Applied => ("applied", e.note.as_deref().map(Cow::Borrowed)),
         Outcome::Ignored(why) => ("ignored", Some(why.reason())),
     };
-    tx.prepare_cached(
-        "INSERT OR REPLACE INTO audit (seq, did, uri, kind, operation, rev, cid, cid_check, validation, errors,
-            outcome, reason)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-    )?
-    .execute(params![
+    insert.execute(params![
         e.seq,
         e.did,
         e.uri,
