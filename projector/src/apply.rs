@@ -156,15 +156,15 @@ impl Heads {
         Ok(())
     }
 
-    /// Takes the in-memory heads out (leaving the table), sorted by URI: the order they are written in.
-    pub(crate) fn take_sorted(&mut self) -> Vec<(String, (Head, i64))> {
-        let Heads::Memory(m) = std::mem::take(self) else { return Vec::new() };
+    /// The in-memory heads sorted by URI: the order they are written in.
+    pub(crate) fn into_sorted(self) -> Vec<(String, (Head, i64))> {
+        let Heads::Memory(m) = self else { return Vec::new() };
         let mut all: Vec<_> = m.into_iter().collect();
         all.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         all
     }
 
-    /// Writes heads sorted by URI (from `take_sorted`) into `record_heads`, empty since the file is new.
+    /// Writes heads sorted by URI (from `into_sorted`) into `record_heads`, empty since the file is new.
     pub(crate) fn write_sorted(
         conn: &mut Connection,
         sorted: &[(String, (Head, i64))],

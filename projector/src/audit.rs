@@ -47,13 +47,14 @@ impl<'e> Entry<'e> {
     }
 }
 
-/// Writes one audit row; `insert` is [`INSERT`], prepared once per batch (every event writes a row,
-/// and looking the statement up in the cache per event hashed its SQL each time).
+/// The audit row's statement, prepared once per batch: every event writes a row, and looking the
+/// statement up in the cache per event hashed its SQL each time.
 pub(crate) const INSERT: &str =
     "INSERT OR REPLACE INTO audit (seq, did, uri, kind, operation, rev, cid, cid_check,
         validation, errors, outcome, reason)
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
 
+/// Writes one audit row with `insert`, a prepared [`INSERT`].
 pub(crate) fn record(
     insert: &mut Statement<'_>,
     e: &Entry<'_>,

@@ -44,13 +44,13 @@ CREATE TABLE IF NOT EXISTS renditions (
 ) WITHOUT ROWID;
 ";
 
-/// Job states that are finished: nothing more happens until an explicit retry.
 /// Built after a bulk rebuild with the API's indexes, maintained incrementally otherwise.
 pub(crate) const INDEXES: &str = "
 CREATE INDEX IF NOT EXISTS media_jobs_open ON media_jobs (updated_seq)
     WHERE state NOT IN ('stored', 'failed');
 ";
 
+/// Job states that are finished: nothing more happens until an explicit retry.
 pub const FINISHED_STATES: [&str; 2] = ["stored", "failed"];
 
 /// The frame of a media event (see the module docs for its shape).

@@ -104,10 +104,10 @@ fn read_ahead(
 /// writer flushes media jobs, and frees them (~2.4M strings) while it builds the indexes.
 fn finish(conn: &mut rusqlite::Connection, ctx: &mut apply::Ctx<'_>) -> Result<(), ProjectorError> {
     let phase = Phase::start();
-    let mut heads = std::mem::take(&mut ctx.heads);
+    let heads = std::mem::take(&mut ctx.heads);
     let rows = std::mem::take(&mut ctx.rows);
     std::thread::scope(|s| {
-        let sorting = s.spawn(move || heads.take_sorted());
+        let sorting = s.spawn(move || heads.into_sorted());
         let tx = conn.transaction()?;
         ctx.media.flush(&tx)?;
         tx.commit()?;

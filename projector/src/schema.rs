@@ -262,10 +262,16 @@ pub(crate) fn finish_bulk(conn: &Connection) -> Result<(), ProjectorError> {
     // sorted on the other core and merged, which made the index builds ~25% faster (8 MB was as
     // fast as any size from 2 to 32 MB).
     conn.execute_batch(&format!("PRAGMA threads = {INDEX_SORT_THREADS}; PRAGMA cache_size = -8192;"))?;
+    create_indexes(conn)?;
+    conn.execute_batch("PRAGMA journal_mode = DELETE; PRAGMA synchronous = FULL;")?;
+    Ok(())
+}
+
+/// Every index: maintained from the start by incremental application, built at the end of a rebuild.
+fn create_indexes(conn: &Connection) -> Result<(), ProjectorError> {
     conn.execute_batch(APPLY_INDEXES)?;
     conn.execute_batch(INDEXES)?;
     conn.execute_batch(crate::media::INDEXES)?;
-    conn.execute_batch("PRAGMA journal_mode = DELETE; PRAGMA synchronous = FULL;")?;
     Ok(())
 }
 
@@ -279,9 +285,7 @@ fn init(conn: &Connection, with_indexes: bool) -> Result<(), ProjectorError> {
     conn.execute_batch(TABLES)?;
     conn.execute_batch(crate::media::TABLES)?;
     if with_indexes {
-        conn.execute_batch(APPLY_INDEXES)?;
-        conn.execute_batch(INDEXES)?;
-        conn.execute_batch(crate::media::INDEXES)?;
+        create_indexes(conn)?;
     }
     conn.execute_batch(&format!("PRAGMA user_version = {VERSION}"))?;
     Ok(())
