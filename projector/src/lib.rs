@@ -25,7 +25,7 @@ use reprise_events::{Checkpointer, LogError, LogReader};
 pub use reprise_lexicons::Catalog;
 use rusqlite::Connection;
 
-pub use accounts::HIDING_STATUSES;
+pub use accounts::{HIDING_STATUSES, NOT_SERVED_SQL};
 pub use apply::{Ignored, Outcome};
 pub use follow::follow;
 pub use ordering::{Decision, Head, decide};
