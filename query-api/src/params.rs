@@ -25,6 +25,8 @@ pub fn required_actor(q: &std::collections::HashMap<String, String>) -> Result<A
 
 pub const DEFAULT_LIMIT: u32 = 50;
 pub const MAX_LIMIT: u32 = 100;
+/// The longest free-text parameter, in characters.
+pub const MAX_TEXT_CHARS: usize = 200;
 
 pub fn limit(raw: Option<&str>) -> Result<u32, ApiError> {
     let Some(raw) = raw else { return Ok(DEFAULT_LIMIT) };
@@ -130,8 +132,8 @@ pub fn choice(name: &str, raw: Option<&str>, values: &[&'static str]) -> Result<
 /// Free text of 1..=200 characters.
 pub fn text(name: &str, raw: &str) -> Result<String, ApiError> {
     let n = raw.chars().count();
-    if n == 0 || n > 200 || raw.trim().is_empty() {
-        return Err(ApiError::invalid(format!("{name} must be 1 to 200 characters")));
+    if n == 0 || n > MAX_TEXT_CHARS || raw.trim().is_empty() {
+        return Err(ApiError::invalid(format!("{name} must be 1 to {MAX_TEXT_CHARS} characters")));
     }
     Ok(raw.to_owned())
 }
