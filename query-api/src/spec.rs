@@ -1,10 +1,19 @@
-//! The API's definition, in one place: every XRPC query, its parameters and its output. The
-//! `fm.reprise.*` lexicons in `lexicons/schemas/fm/reprise/` (a test keeps them in step),
-//! `/openapi.json` and the `/` page are generated from it (`spec/docs.rs`).
+//! The API's definition, in one place: every XRPC query, its parameters, its output and the function
+//! that answers it. The router is built by iterating this table, `params.rs` parses each request's
+//! parameters from its row, and the `fm.reprise.*` lexicons in `lexicons/schemas/fm/reprise/` (a test
+//! keeps them in step), `/openapi.json` and the `/` page are generated from it (`spec/docs.rs`).
 
 mod docs;
 
+use std::future::Future;
+use std::pin::Pin;
+
+use serde_json::Value;
+
 pub use docs::{DEFS, lexicon, openapi};
+
+use crate::params::Args;
+use crate::{ApiError, AppState, feeds, history, lists, social};
 
 /// A query parameter: its name, what it accepts, and whether the query needs it. Rows build them
 /// with the constructors below; `params.rs` parses each kind into its typed value.
@@ -132,6 +141,11 @@ impl Rule {
     }
 }
 
+/// What a handler returns: the response body, or the error to answer with.
+pub(crate) type Reply = Pin<Box<dyn Future<Output = Result<Value, ApiError>> + Send>>;
+/// Answers one request whose parameters `params.rs` has parsed from the row's `params`.
+pub(crate) type Handler = fn(AppState, Args) -> Reply;
+
 /// One XRPC query.
 #[derive(Debug)]
 pub struct Endpoint {
@@ -142,6 +156,7 @@ pub struct Endpoint {
     /// Output properties: name, lexicon type (a `#view` ref, `[#view]` for arrays, or a plain type).
     pub output: &'static [(&'static str, &'static str)],
     pub example: &'static str,
+    pub(crate) handler: Handler,
 }
 
 impl Endpoint {
@@ -168,6 +183,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         rules: &[],
         output: &[("tracks", "[#trackView]"), ("cursor", "string")],
         example: "/xrpc/fm.reprise.getTracks?limit=10",
+        handler: |s, a| Box::pin(feeds::get_tracks(s, a)),
     },
     Endpoint {
         nsid: "fm.reprise.getTrack",
@@ -176,6 +192,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         rules: &[],
         output: &[("track", "#trackView")],
         example: "/xrpc/fm.reprise.getTrack?uri=at://did:plc:.../fm.plyr.track/...",
+        handler: |s, a| Box::pin(feeds::get_track(s, a)),
     },
     Endpoint {
         nsid: "fm.reprise.searchTracks",
@@ -184,6 +201,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         rules: &[],
         output: &[("tracks", "[#trackView]"), ("cursor", "string")],
         example: "/xrpc/fm.reprise.searchTracks?q=bloom",
+        handler: |s, a| Box::pin(feeds::search_tracks(s, a)),
     },
     Endpoint {
         nsid: "fm.reprise.getLikes",
@@ -192,6 +210,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         rules: &[],
         output: &[("likes", "[#likeView]"), ("cursor", "string")],
         example: "/xrpc/fm.reprise.getLikes?uri=at://...",
+        handler: |s, a| Box::pin(social::get_likes(s, a)),
     },
     Endpoint {
         nsid: "fm.reprise.getComments",
@@ -200,6 +219,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         rules: &[],
         output: &[("comments", "[#commentView]"), ("cursor", "string")],
         example: "/xrpc/fm.reprise.getComments?uri=at://...",
+        handler: |s, a| Box::pin(social::get_comments(s, a)),
     },
     Endpoint {
         nsid: "fm.reprise.getArtist",
@@ -208,6 +228,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         rules: &[],
         output: &[("artist", "#artistView")],
         example: "/xrpc/fm.reprise.getArtist?actor=did:plc:...",
+        handler: |s, a| Box::pin(social::get_artist(s, a)),
     },
     Endpoint {
         nsid: "fm.reprise.getActorLikes",
@@ -216,6 +237,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         rules: &[],
         output: &[("tracks", "[#trackView]"), ("cursor", "string")],
         example: "/xrpc/fm.reprise.getActorLikes?actor=did:plc:...",
+        handler: |s, a| Box::pin(feeds::get_actor_likes(s, a)),
     },
     Endpoint {
         nsid: "fm.reprise.getLists",
@@ -229,6 +251,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         rules: &[],
         output: &[("lists", "[#listView]"), ("cursor", "string")],
         example: "/xrpc/fm.reprise.getLists?actor=did:plc:...&listType=album",
+        handler: |s, a| Box::pin(lists::get_lists(s, a)),
     },
     Endpoint {
         nsid: "fm.reprise.getList",
@@ -237,6 +260,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         rules: &[],
         output: &[("list", "#listView"), ("items", "[#listItemView]")],
         example: "/xrpc/fm.reprise.getList?uri=at://.../fm.plyr.list/...",
+        handler: |s, a| Box::pin(lists::get_list(s, a)),
     },
     Endpoint {
         nsid: "fm.reprise.getPlays",
@@ -245,6 +269,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         rules: &[Rule::ExactlyOne(&["actor", "track"])],
         output: &[("plays", "[#playView]"), ("cursor", "string")],
         example: "/xrpc/fm.reprise.getPlays?actor=did:plc:...",
+        handler: |s, a| Box::pin(lists::get_plays(s, a)),
     },
     Endpoint {
         nsid: "fm.reprise.getNowPlaying",
@@ -253,6 +278,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         rules: &[],
         output: &[("status", "#statusView")],
         example: "/xrpc/fm.reprise.getNowPlaying?actor=did:plc:...",
+        handler: |s, a| Box::pin(lists::get_now_playing(s, a)),
     },
     Endpoint {
         nsid: "fm.reprise.getStats",
@@ -271,6 +297,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
             ("ingestLagSeconds", "integer"),
         ],
         example: "/xrpc/fm.reprise.getStats",
+        handler: |s, a| Box::pin(history::get_stats(s, a)),
     },
     Endpoint {
         nsid: "fm.reprise.getActivity",
@@ -279,6 +306,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         rules: &[],
         output: &[("events", "[#activityView]"), ("cursor", "string")],
         example: "/xrpc/fm.reprise.getActivity?limit=20",
+        handler: |s, a| Box::pin(social::get_activity(s, a)),
     },
     Endpoint {
         nsid: "fm.reprise.getRecordHistory",
@@ -287,6 +315,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         rules: &[],
         output: &[("entries", "[#historyEntry]"), ("cursor", "string")],
         example: "/xrpc/fm.reprise.getRecordHistory?uri=at://...",
+        handler: |s, a| Box::pin(history::get_record_history(s, a)),
     },
     Endpoint {
         nsid: "fm.reprise.getActorHistory",
@@ -295,6 +324,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         rules: &[],
         output: &[("entries", "[#historyEntry]"), ("cursor", "string")],
         example: "/xrpc/fm.reprise.getActorHistory?actor=did:plc:...",
+        handler: |s, a| Box::pin(history::get_actor_history(s, a)),
     },
 ];
 

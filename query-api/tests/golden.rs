@@ -241,7 +241,7 @@ async fn views_are_byte_for_byte_what_they_were() {
 fn every_endpoint_has_a_golden_case_and_every_golden_file_a_case() {
     let cases = cases();
     for e in reprise_query_api::spec::ENDPOINTS {
-        let path = format!("/xrpc/{}", e.nsid);
+        let path = e.path();
         assert!(
             cases.iter().any(|(_, url, _)| url.split('?').next() == Some(path.as_str())),
             "{} has no golden case",
