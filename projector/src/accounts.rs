@@ -6,9 +6,9 @@ use foldhash::HashMap;
 use reprise_events::StoredEvent;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
-use crate::ProjectorError;
-use crate::apply::{Ignored, Outcome};
+use crate::error::ProjectorError;
 use crate::models::Model;
+use crate::types::{Ignored, Outcome};
 
 /// Whether an account's records are served.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -15,9 +15,9 @@ use rusqlite::{Transaction, params};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::ProjectorError;
-use crate::apply::{Ignored, Outcome};
 use crate::audit::Entry;
+use crate::error::ProjectorError;
+use crate::types::{Ignored, Outcome};
 
 pub(crate) const TABLES: &str = "
 CREATE TABLE IF NOT EXISTS media_jobs (
@@ -277,7 +277,7 @@ impl MediaReader {
 
     /// The last log event the read models reflect.
     pub fn checkpoint(&self) -> Result<i64, ProjectorError> {
-        crate::apply::checkpoint(&self.conn)
+        crate::schema::checkpoint(&self.conn)
     }
 
     /// Unfinished jobs (needed, requested, fetched, transcoded, retry scheduled), oldest change first.

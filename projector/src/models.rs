@@ -7,7 +7,7 @@ use rusqlite::{Transaction, params};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::apply::{ModelError, Version, sort_at};
+use crate::types::{ModelError, Version, sort_at};
 use crate::{plays, tracks};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -16,8 +16,8 @@ use rusqlite::{Transaction, params};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::apply::{ModelError, Version, sort_at};
 use crate::models::decode;
+use crate::types::{ModelError, Version, sort_at};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -6,8 +6,11 @@ use std::sync::mpsc;
 use reprise_events::LogReader;
 use reprise_lexicons::Catalog;
 
+use crate::error::ProjectorError;
+use crate::heads::Heads;
 use crate::prepare::{Prepared, prepare_all};
-use crate::{ApplyReport, ProjectorError, accounts, apply, schema};
+use crate::types::ApplyReport;
+use crate::{accounts, apply, schema};
 
 /// Events per transaction during a rebuild: big batches amortise the per-commit cost.
 const REBUILD_BATCH: usize = 20_000;
@@ -44,7 +47,7 @@ pub fn rebuild(
     let mut conn = schema::open_bulk(&tmp)?;
     let mut ctx = apply::Ctx {
         catalog,
-        heads: apply::Heads::Memory(Default::default()),
+        heads: Heads::Memory(Default::default()),
         seen: accounts::SeenCache::bulk(),
         rows: accounts::RowsByDid::bulk(),
         media: crate::media::Needed::bulk(),
@@ -65,7 +68,7 @@ pub fn rebuild(
         Ok::<_, ProjectorError>(())
     })?;
     tracing::debug!(events = total.events, secs = started.elapsed().as_secs_f64(), "rebuild applied the log");
-    total.checkpoint = apply::checkpoint(&conn)?;
+    total.checkpoint = schema::checkpoint(&conn)?;
     finish(&mut conn, &mut ctx)?;
     drop(conn);
     install_views(&tmp, out)?;
@@ -114,7 +117,7 @@ fn finish(conn: &mut rusqlite::Connection, ctx: &mut apply::Ctx<'_>) -> Result<(
         ctx.seen.flush(conn)?;
         let phase = phase.done("media jobs and actors");
         let sorted = sorting.join().expect("sorting the record heads panicked");
-        apply::Heads::write_sorted(conn, &sorted)?;
+        Heads::write_sorted(conn, &sorted)?;
         let phase = phase.done("record heads");
         s.spawn(move || drop((sorted, rows)));
         crate::tracks::build_search_index(conn)?;

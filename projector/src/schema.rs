@@ -5,7 +5,7 @@ use std::path::Path;
 
 use rusqlite::{Connection, OpenFlags};
 
-use crate::ProjectorError;
+use crate::error::ProjectorError;
 
 /// Bump with any change below, and describe the change in SCHEMA.md.
 pub const VERSION: i64 = 6;
@@ -289,6 +289,11 @@ fn init(conn: &Connection, with_indexes: bool) -> Result<(), ProjectorError> {
     }
     conn.execute_batch(&format!("PRAGMA user_version = {VERSION}"))?;
     Ok(())
+}
+
+/// The last log event the read models reflect.
+pub(crate) fn checkpoint(conn: &Connection) -> Result<i64, ProjectorError> {
+    Ok(conn.query_row("SELECT seq FROM checkpoint WHERE id = 1", [], |r| r.get(0))?)
 }
 
 /// Opens `views.db` read-only (the API's connections) and checks its schema version.

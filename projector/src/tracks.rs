@@ -4,9 +4,9 @@ use rusqlite::{Transaction, params};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::apply::{ModelError, Version, sort_at};
 use crate::models::{decode, delete_row};
 use crate::plays::name_key;
+use crate::types::{ModelError, Version, sort_at};
 
 /// The fields of an `fm.plyr.track` record the read model keeps.
 #[derive(Debug, Deserialize)]
