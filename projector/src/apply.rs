@@ -9,7 +9,7 @@ use crate::accounts::{self, Visibility};
 use crate::audit::{self, Entry};
 use crate::error::ProjectorError;
 use crate::heads::Heads;
-use crate::models::Model;
+use crate::model::{self, RecordModel};
 use crate::ordering::{Decision, decide};
 use crate::prepare::{Prepared, prepare_all};
 use crate::schema::checkpoint;
@@ -98,17 +98,21 @@ pub(crate) fn apply(
         }
         EventKind::Account => accounts::apply_account(tx, event, &mut ctx.seen, &mut ctx.rows)?,
         EventKind::Identity => accounts::apply_identity(tx, event, &mut ctx.seen)?,
-        EventKind::Commit => match env.collection.as_deref().and_then(Model::of) {
+        EventKind::Commit => match prepared.model {
             None => return Ok(Outcome::Ignored(Ignored::NotIndexed)),
             Some(model) => commit(tx, ctx, prepared, model, &mut entry)?,
         },
         // Gap markers describe the stream, not a record or an account.
         EventKind::Gap => return Ok(Outcome::Ignored(Ignored::NotIndexed)),
-        EventKind::Media => {
-            // A media event reads the job a track version asked for: write out those waiting.
-            ctx.media.flush(tx)?;
-            crate::media::apply(tx, event, &mut entry)?
-        }
+        kind => match model::for_event(kind) {
+            None => return Ok(Outcome::Ignored(Ignored::NotIndexed)),
+            Some(apply_event) => {
+                // What a rebuild keeps in memory (the media jobs track versions asked for) is written
+                // out first, so the model reads what incremental application would have written.
+                ctx.media.flush(tx)?;
+                apply_event(tx, event, &mut entry)?
+            }
+        },
     };
     audit::record(audit_insert, &entry, &outcome)?;
     Ok(outcome)
@@ -118,7 +122,7 @@ fn commit(
     tx: &Transaction<'_>,
     ctx: &mut Ctx<'_>,
     prepared: &Prepared,
-    model: Model,
+    model: RecordModel,
     entry: &mut Entry<'_>,
 ) -> Result<Outcome, ProjectorError> {
     let event = &prepared.event;
@@ -151,7 +155,7 @@ fn commit(
         Decision::Tombstoned => return Ok(Outcome::Ignored(Ignored::Tombstoned)),
     }
     if op == Operation::Delete {
-        model.remove(tx, did, replaces, ctx.bulk)?;
+        (model.remove)(tx, did, replaces, ctx.bulk)?;
         ctx.heads.store(tx, uri, rev, None, event.seq)?;
         return Ok(Outcome::Applied);
     }
@@ -177,7 +181,7 @@ fn commit(
         replaces,
         received_at_us: event.received_at_us,
     };
-    match model.upsert(tx, &version, record, ctx.bulk) {
+    match (model.upsert)(tx, &version, record, ctx.bulk) {
         Ok(blob) => {
             ctx.rows.note(did, model, event.seq);
             if let Some(blob) = blob {

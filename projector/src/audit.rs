@@ -10,6 +10,27 @@ use reprise_events::StoredEvent;
 use crate::error::ProjectorError;
 use crate::types::Outcome;
 
+pub(crate) const TABLES: &str = "
+CREATE TABLE IF NOT EXISTS audit (
+    seq         INTEGER PRIMARY KEY,
+    did         TEXT,
+    uri         TEXT,
+    kind        TEXT NOT NULL,
+    operation   TEXT,
+    rev         TEXT,
+    cid         TEXT,
+    cid_check   TEXT,
+    validation  TEXT NOT NULL,
+    errors      TEXT,
+    outcome     TEXT NOT NULL,
+    reason      TEXT
+);";
+
+/// A record's and an account's history (`getRecordHistory`, moderation).
+pub(crate) const INDEXES: &str = "
+CREATE INDEX IF NOT EXISTS audit_by_uri ON audit (uri, seq) WHERE uri IS NOT NULL;
+CREATE INDEX IF NOT EXISTS audit_by_did ON audit (did, seq) WHERE did IS NOT NULL;";
+
 /// What the audit row of one event will say; filled in as the event goes through the pipeline. It
 /// borrows what the reader thread prepared, so the writer allocates nothing for most events.
 #[derive(Debug)]

@@ -6,6 +6,15 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use crate::error::ProjectorError;
 use crate::ordering::Head;
 
+pub(crate) const TABLES: &str = "
+CREATE TABLE IF NOT EXISTS record_heads (
+    uri      TEXT PRIMARY KEY,
+    rev      TEXT NOT NULL,
+    cid      TEXT,
+    deleted  INTEGER NOT NULL,
+    seq      INTEGER NOT NULL
+) WITHOUT ROWID;";
+
 /// Where the ordering state lives: in `record_heads` (incremental application), or in memory during
 /// a bulk rebuild, written out sorted at the end, because random-key inserts into a big B-tree
 /// were the rebuild's bottleneck (see ../shared/LIMITS.md).

@@ -11,6 +11,7 @@ use crate::apply;
 use crate::error::ProjectorError;
 use crate::heads::Heads;
 use crate::schema::{self, VIEWS_FILE};
+use crate::store;
 use crate::types::ApplyReport;
 
 /// Applies the log to `views.db` incrementally.
@@ -32,7 +33,7 @@ impl Projector {
     /// `catalog`.
     pub fn open(data_dir: &Path, batch_size: usize, catalog: Arc<Catalog>) -> Result<Self, ProjectorError> {
         let path = data_dir.join(VIEWS_FILE);
-        let views = schema::open_rw(&path)?;
+        let views = store::open_rw(&path)?;
         let log = LogReader::open(data_dir)?;
         let checkpointer = Checkpointer::start(&path, COMMITS_PER_CHECKPOINT)?;
         Ok(Projector { views, log, batch_size: batch_size.max(1), catalog, checkpointer })

@@ -8,9 +8,10 @@ use reprise_lexicons::Catalog;
 
 use crate::error::ProjectorError;
 use crate::heads::Heads;
+use crate::model::MODELS;
 use crate::prepare::{Prepared, prepare_all};
 use crate::types::ApplyReport;
-use crate::{accounts, apply, schema};
+use crate::{accounts, apply, schema, store};
 
 /// Events per transaction during a rebuild: big batches amortise the per-commit cost.
 const REBUILD_BATCH: usize = 20_000;
@@ -44,7 +45,7 @@ pub fn rebuild(
     remove_if_exists(&tmp).map_err(io(&tmp))?;
     let started = std::time::Instant::now();
     let log = LogReader::open(data_dir)?;
-    let mut conn = schema::open_bulk(&tmp)?;
+    let mut conn = store::open_bulk(&tmp)?;
     let mut ctx = apply::Ctx {
         catalog,
         heads: Heads::Memory(Default::default()),
@@ -102,7 +103,8 @@ fn read_ahead(
     }
 }
 
-/// What a rebuild writes once at the end: the state kept in memory, the indexes and the search index.
+/// What a rebuild writes once at the end: the state kept in memory, what models skipped per event (the
+/// search index), and the indexes.
 /// The writer is the only thread with work here, so the other core sorts the record heads while the
 /// writer flushes media jobs, and frees them (~2.4M strings) while it builds the indexes.
 fn finish(conn: &mut rusqlite::Connection, ctx: &mut apply::Ctx<'_>) -> Result<(), ProjectorError> {
@@ -120,9 +122,14 @@ fn finish(conn: &mut rusqlite::Connection, ctx: &mut apply::Ctx<'_>) -> Result<(
         Heads::write_sorted(conn, &sorted)?;
         let phase = phase.done("record heads");
         s.spawn(move || drop((sorted, rows)));
-        crate::tracks::build_search_index(conn)?;
-        let phase = phase.done("search index");
-        schema::finish_bulk(conn)?;
+        let mut phase = phase;
+        for model in MODELS {
+            if let Some(finish) = model.finish_bulk {
+                finish(conn)?;
+                phase = phase.done(model.name);
+            }
+        }
+        store::finish_bulk(conn)?;
         phase.done("indexes");
         Ok(())
     })
