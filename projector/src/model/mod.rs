@@ -1,7 +1,7 @@
 //! The registry: every read model, listed once. Each model is one file declaring a
 //! [`Model`](descriptor::Model) (what it folds, its tables and indexes, how a version is applied and
 //! removed, which rows an account owns); schema creation, the pipeline's dispatch, account removal and
-//! a rebuild's end iterate [`MODELS`], so adding a model is its file and one line here.
+//! a rebuild's end iterate [`MODELS`], so adding a model is its file and its entry here.
 
 pub(crate) mod descriptor;
 
