@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod pds;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
@@ -188,4 +190,30 @@ pub fn fetch(addr: &str, path: &str, range: Option<&str>) -> (u16, HashMap<Strin
         .collect::<HashMap<_, _>>();
     assert!(!headers.contains_key("transfer-encoding"), "audio is sent with a length");
     (status, headers, raw[split + 4..].to_vec())
+}
+
+/// Every event in the log by the identity the log deduplicates on (kind, did, collection, rkey, rev,
+/// operation, cid, upstream seq), asserting none appears twice.
+pub fn log_identities(data: &Path) -> std::collections::BTreeSet<String> {
+    let conn = rusqlite::Connection::open(data.join("events.db")).unwrap();
+    let mut stmt = conn
+        .prepare(
+            "SELECT kind, did, collection, rkey, rev, operation, cid, upstream_seq FROM events
+             WHERE kind IN ('commit', 'identity', 'account') ORDER BY seq",
+        )
+        .unwrap();
+    let n = stmt.column_count();
+    let cell = |v: rusqlite::types::ValueRef<'_>| match v {
+        rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+        rusqlite::types::ValueRef::Integer(i) => i.to_string(),
+        other => format!("{other:?}"),
+    };
+    let rows: Vec<String> = stmt
+        .query_map([], |r| Ok((0..n).map(|i| cell(r.get_ref(i).unwrap())).collect::<Vec<_>>().join("|")))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let set: std::collections::BTreeSet<String> = rows.iter().cloned().collect();
+    assert_eq!(set.len(), rows.len(), "the log holds duplicates");
+    set
 }
