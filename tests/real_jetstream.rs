@@ -12,26 +12,13 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 
 use reprise_testkit::audio::write_sine_wav;
 use serde_json::{Value, json};
 use support::pds::{DevEnv, Written, node, playable, portable, xrpc};
 use support::{Running, eventually, fetch, log_identities, message};
-
-/// The Jetstream binary `scripts/install-jetstream` built (it prints the same path).
-fn jetstream_bin() -> PathBuf {
-    if let Some(bin) = std::env::var_os("REAL_JETSTREAM_BIN") {
-        return bin.into();
-    }
-    let out = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/install-jetstream"))
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("run scripts/install-jetstream");
-    assert!(out.status.success(), "scripts/install-jetstream failed: the real Jetstream could not be built");
-    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
-}
 
 /// A free loopback port, so a restarted Jetstream can come back at the same address.
 fn free_addr() -> String {
@@ -41,7 +28,7 @@ fn free_addr() -> String {
 
 /// One Jetstream process over `data`, listening on `addr`, with the dev-env PDS as its relay.
 fn jetstream(data: &Path, addr: &str, env: &DevEnv) -> Running {
-    let mut cmd = Command::new(jetstream_bin());
+    let mut cmd = Command::new(support::installed("REAL_JETSTREAM_BIN", "install-jetstream"));
     // Jetstream refuses to start with a JETSTREAM_* variable it does not know.
     for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("JETSTREAM_")) {
         cmd.env_remove(k);

@@ -11,6 +11,20 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
+/// What an install script put in place: `$var` when set (`scripts/test` sets it after running the
+/// script), else the path the script prints after installing it (or finding it installed).
+pub fn installed(var: &str, script: &str) -> std::path::PathBuf {
+    if let Some(path) = std::env::var_os(var) {
+        return path.into();
+    }
+    let out = Command::new(format!("{}/scripts/{script}", env!("CARGO_MANIFEST_DIR")))
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap_or_else(|e| panic!("run scripts/{script}: {e}"));
+    assert!(out.status.success(), "scripts/{script} failed");
+    std::path::PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
+
 /// `reprise` with a data dir and no inherited REPRISE_* configuration.
 pub fn reprise(data_dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_reprise"));

