@@ -49,7 +49,6 @@ pub(crate) fn live_options(config: &Config, jetstream: Vec<String>) -> anyhow::R
             }
             crate::config::StreamStart::Live => None,
         },
-        ..LiveOptions::default()
     })
 }
 
