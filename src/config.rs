@@ -87,13 +87,15 @@ pub struct IngestConfig {
     pub backoff_initial_ms: u64,
     pub backoff_max_ms: u64,
     pub firehose: Vec<String>,
-    pub firehose_start: FirehoseStart,
+    pub firehose_start: StreamStart,
+    pub jetstream_start: StreamStart,
 }
 
-/// Where a firehose with no stored cursor starts (`ingest.firehose_start`).
+/// Where a firehose or Jetstream host with no stored cursor starts (`ingest.firehose_start`,
+/// `ingest.jetstream_start`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum FirehoseStart {
+pub enum StreamStart {
     Oldest,
     Live,
 }
@@ -432,18 +434,28 @@ mod tests {
     fn firehose_keys() {
         let c = load(None, env(&[]), &FlagOverrides::default()).unwrap();
         assert!(c.ingest.firehose.is_empty());
-        assert_eq!(c.ingest.firehose_start, FirehoseStart::Oldest);
+        assert_eq!(c.ingest.firehose_start, StreamStart::Oldest);
         let url = "ws://127.0.0.1:2583/xrpc/com.atproto.sync.subscribeRepos";
         let vars = [("REPRISE_INGEST__FIREHOSE", url), ("REPRISE_INGEST__FIREHOSE_START", "live")];
         let c = load(None, env(&vars), &FlagOverrides::default()).unwrap();
         assert_eq!(
             (c.ingest.firehose.as_slice(), c.ingest.firehose_start),
-            ([url.to_owned()].as_slice(), FirehoseStart::Live)
+            ([url.to_owned()].as_slice(), StreamStart::Live)
         );
         let got = err(None, &[("REPRISE_INGEST__FIREHOSE", "ws://a/subscribe")]);
         assert!(got.contains("`ingest.firehose`") && got.contains("subscribeRepos"), "{got}");
         let got = err(None, &[("REPRISE_INGEST__FIREHOSE_START", "newest")]);
         assert!(got.contains("unknown variant `newest`, expected `oldest` or `live`"), "{got}");
+    }
+
+    #[test]
+    fn jetstream_start_key() {
+        let c = load(None, env(&[]), &FlagOverrides::default()).unwrap();
+        assert_eq!(c.ingest.jetstream_start, StreamStart::Live);
+        let c = load(None, env(&[("REPRISE_INGEST__JETSTREAM_START", "oldest")]), &FlagOverrides::default());
+        assert_eq!(c.unwrap().ingest.jetstream_start, StreamStart::Oldest);
+        let got = err(None, &[("REPRISE_INGEST__JETSTREAM_START", "never")]);
+        assert!(got.contains("`ingest.jetstream_start`") || got.contains("unknown variant `never`"), "{got}");
     }
 
     #[test]

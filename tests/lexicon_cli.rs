@@ -68,3 +68,29 @@ fn check_accepts_the_built_in_schemas_and_refuses_a_malformed_one() {
     let (code, _, _) = reprise(&["lexicon", "check", "/nonexistent-dir"]);
     assert_eq!(code, 2);
 }
+
+#[test]
+fn the_interop_vectors_catalog_works_as_laid_out_and_check_warns_about_its_loose_ends() {
+    let catalog = "lexicons/tests/data/interop/lexicon/catalog";
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("record.json");
+    std::fs::write(&record, r#"{"$type": "example.lexicon.record", "integer": 1}"#).unwrap();
+    let file = record.to_str().unwrap();
+    let args = ["lexicon", "validate", "--lexicons", catalog, "--nsid", "example.lexicon.record"];
+    let (code, out, err) = reprise(&[&args[..], &["--rkey", "demo", file]].concat());
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        err.contains("reprise: warning: record.json: id example.lexicon.record does not match the file path")
+    );
+
+    let (code, out, err) = reprise(&["lexicon", "check", catalog]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.lines().count(), 8, "{out}");
+    assert!(out.lines().any(|l| l == "example.lexicon.procedure"), "{out}");
+    assert!(
+        err.lines()
+            .any(|l| l
+                == "reprise: warning: procedure.json: unresolved reference app.bsky.actor.defs#preferences"),
+        "{err}"
+    );
+}

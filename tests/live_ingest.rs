@@ -3,11 +3,10 @@
 
 mod support;
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use reprise_testkit::{Faults, FrameBuilder, History, JetstreamServer, Rng, did, identity, tid};
-use support::{Running, message, ok_json, reprise};
+use support::{Running, log_identities, message, ok_json, reprise};
 
 fn frame(i: u64) -> String {
     if i % 4 == 3 {
@@ -28,28 +27,6 @@ fn spawn(data: &std::path::Path, url: &str) -> Running {
     let mut run = Running::spawn(reprise(data).args(["--listen", "127.0.0.1:0", "run", "--jetstream", url]));
     run.wait_for("connected", |v| message(v) == "connected to jetstream");
     run
-}
-
-/// (did, rev or upstream seq) of every event in the log, asserting none appears twice.
-fn log_identities(data: &std::path::Path) -> BTreeSet<String> {
-    let conn = rusqlite::Connection::open(data.join("events.db")).unwrap();
-    let mut stmt = conn.prepare("SELECT kind, did, rev, upstream_seq FROM events ORDER BY seq").unwrap();
-    let rows: Vec<String> = stmt
-        .query_map([], |r| {
-            Ok(format!(
-                "{}|{}|{:?}|{:?}",
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, Option<String>>(2)?,
-                r.get::<_, Option<i64>>(3)?
-            ))
-        })
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    let set: BTreeSet<String> = rows.iter().cloned().collect();
-    assert_eq!(set.len(), rows.len(), "the log holds duplicates");
-    set
 }
 
 #[test]

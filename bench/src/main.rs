@@ -29,6 +29,10 @@ use std::path::PathBuf;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().is_some_and(|a| a == "--help" || a == "-h") {
+        println!("{USAGE}");
+        return;
+    }
     let opts = match Options::parse(&args) {
         Ok(o) => o,
         Err(e) => {
@@ -61,13 +65,14 @@ fn main() {
 }
 
 const USAGE: &str =
-    "usage: reprise-bench <log|project|lag|lexicons|ingest|soak|api|media|snapshots|backfill|all|generate> [--events N] [--runs N] [--seconds N] [--dir DIR] [--out FILE]
+    "usage: reprise-bench <log|project|lag|lexicons|ingest|soak|api|media|snapshots|backfill|all|generate> [--events N] [--runs N] [--seconds N] [--dir DIR] [--out FILE] [--sample]
   --events N   fixture size (default 1000000); for `api`, the likes (tracks and plays are a tenth)
   --runs N     runs per measurement; the median is reported (default 3)
   --seconds N  for `api`: seconds per wrk run (default 10; needs wrk: scripts/bench-setup); for `soak`:
                the whole run (default 600; needs `cargo build --release --bin reprise`)
   --dir DIR    where fixtures and scratch databases go (default target/bench-data)
-  --out FILE   for `generate`: the fixture file to write";
+  --out FILE   for `generate`: the fixture file to write
+  --sample     for `generate`: the small curated sample (fixtures/plyr-sample.jsonl) instead of --events";
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -78,6 +83,8 @@ pub struct Options {
     pub out: Option<PathBuf>,
     /// `--seconds`: each suite that takes a length has its own default.
     pub seconds: Option<u64>,
+    /// `--sample`: `generate` writes the curated sample.
+    pub sample: bool,
 }
 
 impl Options {
@@ -91,8 +98,13 @@ impl Options {
             dir: PathBuf::from("target/bench-data"),
             out: None,
             seconds: None,
+            sample: false,
         };
         while let Some(flag) = it.next() {
+            if flag == "--sample" {
+                o.sample = true;
+                continue;
+            }
             let mut value = || it.next().ok_or(format!("{flag} needs a value"));
             match flag.as_str() {
                 "--events" => o.events = value()?.parse().map_err(|e| format!("--events: {e}"))?,

@@ -41,8 +41,13 @@ fn fixture(opts: &Options) -> Result<PathBuf, String> {
 pub fn generate_to(opts: &Options) -> Result<(), String> {
     let out = opts.out.clone().ok_or("generate needs --out FILE")?;
     let mut w = BufWriter::new(File::create(&out).map_err(err)?);
-    let r = generate(&mut w, opts.events, (opts.events / EVENTS_PER_REPO).max(10), SEED, &Mix::default())
-        .map_err(err)?;
+    let r = match opts.sample {
+        true => reprise_testkit::sample(&mut w),
+        false => {
+            generate(&mut w, opts.events, (opts.events / EVENTS_PER_REPO).max(10), SEED, &Mix::default())
+        }
+    }
+    .map_err(err)?;
     w.flush().map_err(err)?;
     eprintln!(
         "wrote {} events ({} bytes, {} redelivered) to {}",

@@ -1,6 +1,7 @@
-//! The `Catalog`: every loaded lexicon, parsed once by shrike and checked as a whole (ids match
-//! file paths, no duplicates, every reference resolves), with a per-record entry cached for
-//! validation.
+//! The `Catalog`: every loaded lexicon, parsed once by shrike and checked as a whole (no duplicate
+//! ids), with a per-record entry cached for validation. Ids that do not match their file paths and
+//! references that do not resolve are warnings: a reference is resolved when a record's validation
+//! reaches it, and is an error for that record only.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -10,7 +11,7 @@ use std::sync::Arc;
 use serde_json::Value;
 use shrike::lexicon::{Def, FieldSchema, ObjectDef};
 
-use crate::error::{LexiconError, RecordError};
+use crate::error::{LexiconError, LexiconWarning, RecordError};
 use crate::plan::{Plan, compile_record};
 use crate::prepare::{KeyType, NULL_REF, prepare};
 use crate::{builtin, files};
@@ -21,6 +22,8 @@ pub struct Catalog {
     pub(crate) records: HashMap<String, RecordEntry>,
     /// NSID -> the file it came from, sorted by NSID.
     files: BTreeMap<String, String>,
+    /// Found while loading, sorted.
+    warnings: Vec<LexiconWarning>,
 }
 
 /// What validation needs about one record lexicon, computed once at load.
@@ -47,8 +50,8 @@ impl Catalog {
 
     /// Load every `*.json` file under `dir`, recursively, instead of the built-in set.
     ///
-    /// A file must declare the NSID its path spells, either in atproto layout
-    /// (`fm/plyr/track.json`) or flat (`fm.plyr.track.json`).
+    /// Any layout loads; a file whose path spells another NSID than its `id` (neither atproto layout,
+    /// `fm/plyr/track.json`, nor flat, `fm.plyr.track.json`) is a warning.
     pub fn load_dir(dir: impl AsRef<Path>) -> Result<Catalog, LexiconError> {
         let docs = files::read_dir_json(dir.as_ref())?;
         Self::build(docs.iter().map(|(n, t)| (n.as_str(), t.as_str())), true)
@@ -69,15 +72,14 @@ impl Catalog {
             inner: shrike::lexicon::Catalog::new(),
             records: HashMap::new(),
             files: BTreeMap::new(),
+            warnings: Vec::new(),
         };
         let mut keys = Vec::new();
         for (file, text) in docs {
             let prepared = prepare(file, text)?;
             if check_paths && nsid_from_path(file) != prepared.id {
-                return Err(LexiconError::schema(
-                    file,
-                    format!("id {} does not match the file path", prepared.id),
-                ));
+                let nsid = prepared.id.clone();
+                catalog.warnings.push(LexiconWarning::PathMismatch { file: file.to_owned(), nsid });
             }
             if let Some(first) = catalog.files.get(&prepared.id) {
                 return Err(LexiconError::Duplicate {
@@ -95,13 +97,20 @@ impl Catalog {
             }
             catalog.files.insert(prepared.id, file.to_owned());
         }
-        catalog.check_refs()?;
+        catalog.check_refs();
+        catalog.warnings.sort();
+        catalog.warnings.dedup();
         for (nsid, key) in keys {
             let plan = compile_record(&catalog.inner, &nsid);
             let root = FieldSchema::Ref { reference: nsid.clone(), description: None };
             catalog.records.insert(nsid, RecordEntry { key, plan, root });
         }
         Ok(catalog)
+    }
+
+    /// What loading found that does not stop the catalog from working, sorted.
+    pub fn warnings(&self) -> &[LexiconWarning] {
+        &self.warnings
     }
 
     /// Whether a lexicon with this NSID is loaded (any kind, not only records).
@@ -132,8 +141,9 @@ impl Catalog {
         crate::validate::validate(self, collection, None, record)
     }
 
-    /// Every `ref` and union member must name a loaded definition.
-    fn check_refs(&self) -> Result<(), LexiconError> {
+    /// Every `ref` and union member that names no loaded definition, as warnings.
+    fn check_refs(&mut self) {
+        let mut unresolved = Vec::new();
         for (nsid, file) in &self.files {
             let Some(schema) = self.inner.get(nsid) else {
                 continue;
@@ -146,14 +156,12 @@ impl Catalog {
                 let (target, name) = shrike::lexicon::split_ref(nsid, reference);
                 let found = self.inner.get(&target).is_some_and(|s| s.defs.contains_key(name));
                 if !found && target != NULL_REF {
-                    return Err(LexiconError::UnresolvedRef {
-                        file: file.clone(),
-                        reference: reference.to_owned(),
-                    });
+                    let (file, reference) = (file.clone(), reference.to_owned());
+                    unresolved.push(LexiconWarning::UnresolvedRef { file, reference });
                 }
             }
         }
-        Ok(())
+        self.warnings.extend(unresolved);
     }
 }
 

@@ -27,9 +27,6 @@ pub enum LexiconError {
     /// Two files declare the same NSID.
     #[error("{file}: duplicate lexicon id {nsid} (first declared in {first})")]
     Duplicate { file: String, nsid: String, first: String },
-    /// A `ref` or union member points at a definition no loaded file declares.
-    #[error("{file}: unresolved reference {reference}")]
-    UnresolvedRef { file: String, reference: String },
     /// A directory held no `*.json` files.
     #[error("no lexicon files found in {0}")]
     Empty(PathBuf),
@@ -39,6 +36,18 @@ impl LexiconError {
     pub(crate) fn schema(file: &str, message: impl Into<String>) -> Self {
         LexiconError::Schema { file: file.to_owned(), message: message.into() }
     }
+}
+
+/// Something about a set of lexicons that does not stop it loading; `reprise lexicon check` prints it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, thiserror::Error)]
+pub enum LexiconWarning {
+    /// A file's path spells another NSID than its `id` (the lexicon is loaded under its `id`).
+    #[error("{file}: id {nsid} does not match the file path")]
+    PathMismatch { file: String, nsid: String },
+    /// A `ref` or union member names a definition no loaded file declares: an error only for a
+    /// record whose validation reaches it.
+    #[error("{file}: unresolved reference {reference}")]
+    UnresolvedRef { file: String, reference: String },
 }
 
 /// One problem in a record: where it is and what is wrong.

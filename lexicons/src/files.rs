@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::catalog::Catalog;
-use crate::error::{LexiconError, RecordError, ValidationError};
+use crate::error::{LexiconError, LexiconWarning, RecordError, ValidationError};
 
 /// Read every `*.json` file under `dir`, recursively, as `(path relative to dir, text)`,
 /// sorted by path.
@@ -45,11 +45,21 @@ fn read(path: &Path) -> Result<String, LexiconError> {
     std::fs::read_to_string(path).map_err(|source| LexiconError::Io { path: path.to_owned(), source })
 }
 
-/// Check every lexicon file under `dir` (syntax, ids matching paths, references resolving) and
-/// return the NSIDs found, sorted.
-pub fn check_dir(dir: impl AsRef<Path>) -> Result<Vec<String>, LexiconError> {
+/// What `check_dir` found in a directory that loads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckReport {
+    /// Every NSID, sorted.
+    pub nsids: Vec<String>,
+    /// Ids that do not match their paths and references that do not resolve, sorted.
+    pub warnings: Vec<LexiconWarning>,
+}
+
+/// Check every lexicon file under `dir`: an error if one cannot be loaded, warnings for ids that do
+/// not match their paths and references that do not resolve.
+pub fn check_dir(dir: impl AsRef<Path>) -> Result<CheckReport, LexiconError> {
     let catalog = Catalog::load_dir(dir)?;
-    Ok(catalog.nsids().into_iter().map(str::to_owned).collect())
+    let nsids = catalog.nsids().into_iter().map(str::to_owned).collect();
+    Ok(CheckReport { nsids, warnings: catalog.warnings().to_vec() })
 }
 
 /// The result of checking one record file, with the exit code the CLI should use.

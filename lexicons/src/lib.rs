@@ -19,6 +19,7 @@ mod builtin;
 mod catalog;
 mod error;
 mod files;
+mod formats;
 mod plan;
 mod postcheck;
 mod prepare;
@@ -26,7 +27,7 @@ mod teal;
 mod validate;
 
 pub use catalog::Catalog;
-pub use error::{LexiconError, RecordError, ValidationError};
-pub use files::{FileOutcome, check_dir, validate_file};
+pub use error::{LexiconError, LexiconWarning, RecordError, ValidationError};
+pub use files::{CheckReport, FileOutcome, check_dir, validate_file};
 pub use prepare::KeyType;
 pub use teal::normalize_teal_alpha;

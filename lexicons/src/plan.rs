@@ -1,5 +1,6 @@
 //! Compiles, once per record lexicon, the plan the post-checks follow: the schema pruned to the
-//! fields that can hold something shrike lets through (datetimes, integers, blobs) and the
+//! fields that can hold something shrike lets through (datetimes, integers, blobs), the strings in a
+//! format the wrapper checks itself, and the
 //! objects, arrays, refs and union members that lead to them. A track record then costs three
 //! field lookups instead of a second full walk.
 
@@ -8,10 +9,14 @@ use std::sync::Arc;
 
 use shrike::lexicon::{Catalog as Inner, Def, FieldSchema, ObjectDef};
 
+use crate::formats::Format;
+
 /// What to post-check in a value.
 #[derive(Debug)]
 pub(crate) enum Plan {
     Datetime,
+    /// A string format the wrapper checks itself ([`crate::formats`]).
+    Format(Format),
     Integer,
     Blob(Option<Vec<String>>),
     Array(Arc<Plan>),
@@ -77,6 +82,9 @@ impl Compiler<'_> {
     fn field(&mut self, nsid: &str, field: &FieldSchema) -> Option<Arc<Plan>> {
         match field {
             FieldSchema::String { format: Some(f), .. } if f == "datetime" => Some(Arc::new(Plan::Datetime)),
+            FieldSchema::String { format: Some(f), .. } => {
+                Format::from_renamed(f).map(|f| Arc::new(Plan::Format(f)))
+            }
             FieldSchema::Integer { .. } => Some(Arc::new(Plan::Integer)),
             FieldSchema::Blob { accept, .. } => Some(Arc::new(Plan::Blob(accept.clone()))),
             FieldSchema::Array { items, .. } => {

@@ -1,6 +1,7 @@
 //! Checks the wrapper adds after shrike, for values shrike accepts but Lexicon v1 (or the atproto
 //! data model) does not: see `lexicons/GAPS.md`. The walk follows the same schema shrike used
-//! (pruned to a [`Plan`]) and only reports what shrike let through, so no problem is reported twice.
+//! (pruned to a [`Plan`]) and only reports what shrike let through, so no problem is reported twice;
+//! strings in the formats shrike no longer sees ([`crate::formats`]) are checked here in full.
 
 use serde_json::{Map, Number, Value};
 use shrike::syntax::DatetimeRef;
@@ -62,6 +63,11 @@ fn run(plan: &Plan, path: &Path<'_>, value: &Value, out: &mut Vec<ValidationErro
                 path.error(msg, out);
             }
         }
+        (Plan::Format(format), Value::String(s)) => {
+            if let Some(msg) = format.check(s) {
+                path.error(msg, out);
+            }
+        }
         (Plan::Integer, Value::Number(n)) => {
             if let Some(msg) = integer_gap(n) {
                 path.error(msg, out);
@@ -93,16 +99,20 @@ fn run(plan: &Plan, path: &Path<'_>, value: &Value, out: &mut Vec<ValidationErro
     }
 }
 
-/// What shrike's datetime check lets through: years before 0010, second 60, and days that do
-/// not exist in their month.
+/// What shrike's datetime check lets through: second 60, days that do not exist in their month, and
+/// a time that its offset moves before year 0000.
 pub(crate) fn datetime_gap(s: &str) -> Option<String> {
     DatetimeRef::try_from(s).ok()?;
     let b = s.as_bytes();
     let num =
         |range: std::ops::Range<usize>| b[range].iter().fold(0u32, |acc, d| acc * 10 + u32::from(d - b'0'));
     let (year, month, day, second) = (num(0..4), num(5..7), num(8..10), num(17..19));
-    if year < 10 {
-        return Some(format!("invalid datetime format: {s:?}: years before 0010 are not allowed"));
+    // `+hh:mm` is subtracted to reach UTC: on 0000-01-01 it can go below the first representable instant.
+    let minute_of_day = num(11..13) * 60 + num(14..16);
+    let n = b.len();
+    let offset = if b[n - 6] == b'+' { num(n - 5..n - 3) * 60 + num(n - 2..n) } else { 0 };
+    if (year, month, day) == (0, 1, 1) && minute_of_day < offset {
+        return Some(format!("invalid datetime format: {s:?}: before 0000-01-01T00:00:00Z in UTC"));
     }
     if second > 59 {
         return Some(format!("invalid datetime format: {s:?}: second 60 is not allowed"));

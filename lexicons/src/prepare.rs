@@ -2,13 +2,16 @@
 //!
 //! shrike has no field type `null`; a property of type `null` becomes a nullable `ref` to
 //! [`NULL_REF`], a definition that never exists, so any non-null value fails with a message the
-//! validator turns into "expected null". shrike also accepts any `id` and any (or no) record `key`;
-//! both are checked here.
+//! validator turns into "expected null". The string formats the wrapper checks itself
+//! ([`crate::formats`]) are renamed so shrike does not check them. shrike also accepts any `id`, any
+//! (or no) record `key`, a record whose `record` is not an object schema, and named definitions of
+//! type `ref`, `union` or `unknown`; all of these are checked here.
 
 use serde_json::{Map, Value};
 use shrike::syntax::{Nsid, RecordKey};
 
 use crate::error::LexiconError;
+use crate::formats::Format;
 
 /// The NSID the rewritten `null` properties point at; no catalog ever holds it.
 pub(crate) const NULL_REF: &str = "reprise.internal.nullType";
@@ -86,10 +89,17 @@ pub(crate) fn prepare(file: &str, text: &str) -> Result<Prepared, LexiconError> 
         if matches!(kind, "record" | "query" | "procedure" | "subscription") && name != "main" {
             return Err(LexiconError::schema(file, format!("a {kind} must be the main def, not {name:?}")));
         }
+        // A named definition is a type others refer to; these only make sense inside one.
+        if matches!(kind, "ref" | "union" | "unknown") {
+            return Err(LexiconError::schema(file, format!("def {name:?} cannot be of type {kind}")));
+        }
         if kind == "record" {
             record_key = Some(parse_key(file, def)?);
+            if def.get("record").and_then(|r| r.get("type")).and_then(Value::as_str) != Some("object") {
+                return Err(LexiconError::schema(file, "a record's \"record\" must be of type object"));
+            }
         }
-        rewrite_nulls(file, def)?;
+        rewrite(file, def)?;
     }
     let bytes =
         serde_json::to_vec(&doc).map_err(|source| LexiconError::Json { file: file.to_owned(), source })?;
@@ -108,20 +118,28 @@ fn parse_key(file: &str, def: &Value) -> Result<KeyType, LexiconError> {
     }
 }
 
-/// Rewrite every `{"type": "null"}` property (see the module docs); refuse `null` array items.
-fn rewrite_nulls(file: &str, node: &mut Value) -> Result<(), LexiconError> {
+/// Rewrite every `{"type": "null"}` property and every owned string format (see the module docs);
+/// refuse `null` array items.
+fn rewrite(file: &str, node: &mut Value) -> Result<(), LexiconError> {
     match node {
-        Value::Array(items) => items.iter_mut().try_for_each(|v| rewrite_nulls(file, v)),
+        Value::Array(items) => items.iter_mut().try_for_each(|v| rewrite(file, v)),
         Value::Object(map) => {
-            if map.get("type").and_then(Value::as_str) == Some("array")
+            let kind = map.get("type").and_then(Value::as_str).map(str::to_owned);
+            let kind = kind.as_deref();
+            if kind == Some("array")
                 && map.get("items").and_then(|i| i.get("type")).and_then(Value::as_str) == Some("null")
             {
                 return Err(LexiconError::schema(file, "arrays of type null are not supported"));
             }
-            if map.get("type").and_then(Value::as_str) == Some("object") {
+            if kind == Some("object") {
                 rewrite_null_properties(map);
             }
-            map.values_mut().try_for_each(|v| rewrite_nulls(file, v))
+            if kind == Some("string")
+                && let Some(owned) = map.get("format").and_then(Value::as_str).and_then(Format::owned)
+            {
+                map.insert("format".to_owned(), Value::String(owned.renamed()));
+            }
+            map.values_mut().try_for_each(|v| rewrite(file, v))
         }
         _ => Ok(()),
     }

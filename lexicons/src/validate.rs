@@ -124,6 +124,7 @@ fn message(kind: ValidationErrorKind) -> String {
         ValidationErrorKind::OutOfRange => "integer out of range".to_owned(),
         ValidationErrorKind::InvalidEnum { got } => format!("value {got} is not allowed"),
         ValidationErrorKind::Other(msg) if msg.contains(NULL_REF) => "expected null".to_owned(),
+        ValidationErrorKind::Other(msg) if msg.starts_with("unresolved") => unresolved(&msg).unwrap_or(msg),
         // shrike reports a required null twice, once with each wording.
         ValidationErrorKind::Other(msg)
             if msg == "required field is null" || msg == "value is required (got null)" =>
@@ -132,6 +133,20 @@ fn message(kind: ValidationErrorKind) -> String {
         }
         ValidationErrorKind::Other(msg) => msg,
     }
+}
+
+/// shrike's "unresolved [union ]ref: schema X not found" or "...: def D not found in X", as
+/// "unresolved reference X#D": the reference the record reached, in the form lexicons write it.
+fn unresolved(msg: &str) -> Option<String> {
+    let (_, what) = msg.split_once(": ")?;
+    let target = match what.strip_prefix("def ") {
+        Some(def) => {
+            let (name, nsid) = def.split_once(" not found in ")?;
+            format!("{nsid}#{name}")
+        }
+        None => what.strip_prefix("schema ")?.strip_suffix(" not found")?.to_owned(),
+    };
+    Some(format!("unresolved reference {target}"))
 }
 
 /// One step of a rendered path, so `[10]` sorts after `[9]`.

@@ -76,7 +76,10 @@ fn builtin_holds_every_schema_file() {
     let catalog = Catalog::builtin();
     assert_eq!(catalog.nsids(), BUILTIN);
     // The embedded list and the files on disk agree.
-    assert_eq!(check_dir(manifest("schemas")).unwrap_or_default(), BUILTIN);
+    let report = check_dir(manifest("schemas")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.nsids, BUILTIN);
+    assert_eq!(report.warnings, [], "the built-in set is laid out by id and closed");
+    assert_eq!(catalog.warnings(), []);
     assert!(catalog.has("fm.teal.feed.defs"));
     assert!(!catalog.has("fm.plyr.stg.track"));
     assert_eq!(catalog.record_key_type("fm.plyr.track"), Some(&KeyType::Tid));
@@ -132,11 +135,6 @@ fn malformed_schemas_are_errors_naming_the_file() {
             "missing object \"defs\"",
         ),
         (
-            "path",
-            &[("com/example/b.json", MINIMAL)],
-            "com/example/b.json: invalid lexicon: id com.example.a does not match the file path",
-        ),
-        (
             "dup",
             &[("com/example/a.json", MINIMAL), ("com.example.a.json", MINIMAL)],
             "duplicate lexicon id com.example.a",
@@ -174,18 +172,52 @@ fn malformed_schemas_are_errors_naming_the_file() {
             "arrays of type null are not supported",
         ),
         (
-            "unresolved",
+            "namedref",
             &[(
                 "com/example/a.json",
-                r#"{"lexicon": 1, "id": "com.example.a", "defs": {"o": {"type": "object", "properties": {"x": {"type": "union", "refs": ["com.example.gone#x"]}}}}}"#,
+                r##"{"lexicon": 1, "id": "com.example.a", "defs": {"u": {"type": "union", "refs": ["#o"]}, "o": {"type": "object"}}}"##,
             )],
-            "com/example/a.json: unresolved reference com.example.gone#x",
+            "com/example/a.json: invalid lexicon: def \"u\" cannot be of type union",
+        ),
+        (
+            "recordschema",
+            &[(
+                "com/example/a.json",
+                r#"{"lexicon": 1, "id": "com.example.a", "defs": {"main": {"type": "record", "key": "tid", "record": {"type": "string"}}}}"#,
+            )],
+            "a record's \"record\" must be of type object",
         ),
     ];
     for (name, files, expected) in cases {
         let error = load_error(name, files);
         assert!(error.contains(expected), "{name}: {error:?} should contain {expected:?}");
     }
+}
+
+#[test]
+fn any_layout_loads_and_loose_ends_are_warnings() {
+    let scratch = Scratch::new("loose");
+    scratch.write("com/example/b.json", MINIMAL);
+    let union = r#"{"lexicon": 1, "id": "com.example.u", "defs": {"main": {"type": "record", "key": "tid", "record": {"type": "object", "properties": {"x": {"type": "union", "refs": ["com.example.gone#x"]}}}}}}"#;
+    scratch.write("anywhere/u.json", union);
+    let report = check_dir(&scratch.0).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.nsids, ["com.example.a", "com.example.u"]);
+    let warnings: Vec<String> = report.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        warnings,
+        [
+            "anywhere/u.json: id com.example.u does not match the file path",
+            "com/example/b.json: id com.example.a does not match the file path",
+            "anywhere/u.json: unresolved reference com.example.gone#x",
+        ]
+    );
+    // The open union's unresolved member fails only a record that names it.
+    let catalog = Catalog::load_dir(&scratch.0).unwrap_or_else(|e| panic!("{e}"));
+    let fine = serde_json::json!({"$type": "com.example.u", "x": {"$type": "com.example.other"}});
+    assert_eq!(catalog.validate_record("com.example.u", "3mtjtghiqeo22", &fine), Ok(()));
+    let reaching = serde_json::json!({"$type": "com.example.u", "x": {"$type": "com.example.gone#x"}});
+    let err = catalog.validate_record("com.example.u", "3mtjtghiqeo22", &reaching).unwrap_err();
+    assert_eq!(err.to_string(), "invalid record: $.x: unresolved reference com.example.gone");
 }
 
 #[test]

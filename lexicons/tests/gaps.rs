@@ -1,6 +1,7 @@
 //! One test per entry in `lexicons/GAPS.md`: shrike alone accepts the value (the gap), the
-//! wrapper rejects it (the fix). If shrike fixes a gap, the first assertion fails and the entry
-//! can go.
+//! wrapper rejects it (the fix), or, for the formats the wrapper owns, shrike rejects a value the
+//! interop vectors call valid and the wrapper accepts it. If shrike fixes a gap, the first assertion
+//! fails and the entry can go.
 
 mod common;
 
@@ -25,9 +26,51 @@ fn gap(fragment: Value, value: Value, wrapper_error: &'static str) {
     common::check(fragment, value, common::Error(wrapper_error));
 }
 
+/// A value the interop vectors call valid that shrike refuses and the wrapper accepts.
+fn inverse_gap(fragment: Value, value: Value) {
+    assert!(!shrike_accepts(&fragment, &value), "shrike now accepts {value}: drop the gap entry");
+    common::check(fragment, value, common::Valid);
+}
+
 #[test]
-fn datetime_years_before_0010() {
-    gap(json!({"type": "string", "format": "datetime"}), json!("0009-06-01T00:00:00Z"), "years before 0010");
+fn datetime_before_year_zero_in_utc() {
+    let datetime = json!({"type": "string", "format": "datetime"});
+    // The vectors allow the earliest years, as shrike does; only a time before year 0000 in UTC is out.
+    assert!(shrike_accepts(&datetime, &json!("0000-01-01T00:00:00.000Z")));
+    common::check(datetime.clone(), json!("0000-01-01T00:00:00.000Z"), common::Valid);
+    gap(datetime, json!("0000-01-01T00:00:00+01:00"), "before 0000-01-01T00:00:00Z");
+}
+
+#[test]
+fn did_percent_escapes() {
+    let did = json!({"type": "string", "format": "did"});
+    inverse_gap(did.clone(), json!("did:web:localhost%3A1234"));
+    inverse_gap(did.clone(), json!("did:method:-:_:.:%ab"));
+    common::check(did, json!("did:method:val%"), common::Error("invalid did format"));
+}
+
+#[test]
+fn cid_multibase_forms_and_cidv0() {
+    let cid = json!({"type": "string", "format": "cid"});
+    // Base64, base8, base16, and base58 whose multihash does not decode: valid multibase CID text.
+    let forms = [
+        "mBcDxtdWx0aWhhc2g+",
+        "7134036155352661643226414134664076",
+        "f017012202c5f688262e0ece8569aa6f94d60aad55ca8d9d83734e4a7430d0cff6588ec2b",
+        "z7x3CtScH765HvShXT",
+    ];
+    for form in forms {
+        inverse_gap(cid.clone(), json!(form));
+    }
+    gap(cid, json!("QmbWqxBEKC3P8tqsKc98xmWNzrzDtRLMiMPL8wBuTGsMnR"), "invalid cid format");
+}
+
+#[test]
+fn generic_uris() {
+    let uri = json!({"type": "string", "format": "uri"});
+    inverse_gap(uri.clone(), json!("content-type:text/plan"));
+    inverse_gap(uri.clone(), json!("microsoft.windows.camera:thing"));
+    gap(uri, json!(format!("https://example.com/{}", "x".repeat(8200))), "invalid uri format");
 }
 
 #[test]
@@ -117,13 +160,49 @@ fn lexicon_id_and_key_type_unchecked() {
 }
 
 #[test]
-fn unresolved_refs_load() {
+fn lexicon_documents_shrike_loads() {
+    let docs = [
+        ("defined unknown", json!({"demo": {"type": "unknown"}}), "cannot be of type unknown"),
+        (
+            "defined ref",
+            json!({"demo": {"type": "ref", "ref": "com.atproto.repo.strongRef"}}),
+            "cannot be of type ref",
+        ),
+        (
+            "record missing type object",
+            json!({"main": {"type": "record", "key": "any", "record": {"properties": {"b": {"type": "boolean"}}}}}),
+            "must be of type object",
+        ),
+    ];
+    for (name, defs, expected) in docs {
+        let doc = json!({"lexicon": 1, "id": "example.lexicon.other", "defs": defs}).to_string();
+        assert!(shrike::lexicon::Catalog::new().add_schema(doc.as_bytes()).is_ok(), "{name}");
+        let err = reprise_lexicons::Catalog::from_documents([("gap.json", doc.as_str())]).unwrap_err();
+        assert!(err.to_string().contains(expected), "{name}: {err}");
+    }
+}
+
+#[test]
+fn unresolved_refs_load_and_fail_only_the_records_that_reach_them() {
     let doc = json!({"lexicon": 1, "id": "com.example.gap", "defs": {"main": {
         "type": "record", "key": "tid",
         "record": {"type": "object", "properties": {"v": {"type": "ref", "ref": "#missing"}}}
     }}})
     .to_string();
     assert!(shrike::lexicon::Catalog::new().add_schema(doc.as_bytes()).is_ok());
-    let err = reprise_lexicons::Catalog::from_documents([("gap.json", doc.as_str())]).unwrap_err();
-    assert_eq!(err.to_string(), "gap.json: unresolved reference #missing");
+    let catalog = reprise_lexicons::Catalog::from_documents([("gap.json", doc.as_str())])
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        catalog.warnings(),
+        [reprise_lexicons::LexiconWarning::UnresolvedRef {
+            file: "gap.json".to_owned(),
+            reference: "#missing".to_owned()
+        }]
+    );
+    let rkey = common::RKEY;
+    let without = json!({"$type": "com.example.gap"});
+    assert_eq!(catalog.validate_record("com.example.gap", rkey, &without), Ok(()));
+    let with = json!({"$type": "com.example.gap", "v": {"a": 1}});
+    let err = catalog.validate_record("com.example.gap", rkey, &with).unwrap_err();
+    assert_eq!(err.errors()[0].to_string(), "$.v: unresolved reference com.example.gap#missing");
 }

@@ -6,9 +6,34 @@ use foldhash::HashMap;
 use reprise_events::StoredEvent;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
-use crate::ProjectorError;
-use crate::apply::{Ignored, Outcome};
-use crate::models::Model;
+use crate::error::ProjectorError;
+use crate::model::descriptor::{AccountRows, Remove};
+use crate::model::{MODELS, RecordModel};
+use crate::types::{Ignored, Outcome};
+
+pub(crate) const TABLES: &str = "
+CREATE TABLE IF NOT EXISTS actors (
+    did            TEXT PRIMARY KEY,
+    handle         TEXT,
+    status         TEXT NOT NULL,
+    active         INTEGER NOT NULL,
+    account_seq    INTEGER,
+    identity_seq   INTEGER,
+    first_seen_us  INTEGER NOT NULL,
+    last_seen_us   INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS handle_history (
+    did           TEXT NOT NULL,
+    seq           INTEGER NOT NULL,
+    handle        TEXT,
+    upstream_seq  INTEGER,
+    time          TEXT,
+    PRIMARY KEY (did, seq)
+) WITHOUT ROWID;";
+
+/// Finds an account by handle (the API's `actor` parameters).
+pub(crate) const INDEXES: &str = "CREATE INDEX IF NOT EXISTS actors_by_handle ON actors (handle);";
 
 /// Whether an account's records are served.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,13 +106,14 @@ impl SeenCache {
     }
 }
 
-/// During a bulk rebuild, the rows each DID has in the seq-keyed record tables, so that deleting an
-/// account finds them without the by-DID indexes: those are built once at the end of a rebuild
-/// instead of maintained on every insert, where their random-position inserts cost ~15% of it.
-/// Entries of rows removed since are harmless (deleting a missing seq does nothing), and a seq
-/// belongs to one event, so it never names another DID's row. Incremental application keeps none.
+/// During a bulk rebuild, the rows each DID has in the seq-keyed record tables (with the function that
+/// removes each), so that deleting an account finds them without the by-DID indexes: those are built
+/// once at the end of a rebuild instead of maintained on every insert, where their random-position
+/// inserts cost ~15% of it. Entries of rows removed since are harmless (deleting a missing seq does
+/// nothing), and a seq belongs to one event, so it never names another DID's row. Incremental
+/// application keeps none.
 #[derive(Debug, Default)]
-pub(crate) struct RowsByDid(Option<HashMap<String, Vec<(Model, i64)>>>);
+pub(crate) struct RowsByDid(Option<HashMap<String, Vec<(Remove, i64)>>>);
 
 impl RowsByDid {
     pub fn bulk() -> Self {
@@ -95,13 +121,13 @@ impl RowsByDid {
     }
 
     /// A version of `model` was written for `did` under the row key `seq`.
-    pub fn note(&mut self, did: &str, model: Model, seq: i64) {
+    pub fn note(&mut self, did: &str, model: RecordModel, seq: i64) {
         let Some(m) = self.0.as_mut() else { return };
-        if !model.keyed_by_did() {
+        if let AccountRows::BySeq { .. } = model.model.account {
             match m.get_mut(did) {
-                Some(rows) => rows.push((model, seq)),
+                Some(rows) => rows.push((model.remove, seq)),
                 None => {
-                    m.insert(did.to_owned(), vec![(model, seq)]);
+                    m.insert(did.to_owned(), vec![(model.remove, seq)]);
                 }
             }
         }
@@ -202,24 +228,25 @@ fn seen_seq(tx: &Transaction<'_>, column: &str, did: &str) -> Result<Option<i64>
     Ok(tx.prepare_cached(&sql)?.query_row([did], |r| r.get::<_, Option<i64>>(0)).optional()?.flatten())
 }
 
-/// Removes every record of `did` from every read model; heads stay, so replays keep their order.
+/// Removes every record of `did` from every read model that keeps an account's rows; heads stay, so
+/// replays keep their order.
 fn remove_content(tx: &Transaction<'_>, did: &str, rows: &mut RowsByDid) -> Result<(), ProjectorError> {
-    if let Some(m) = rows.0.as_mut() {
+    let noted = rows.0.as_mut().map(|m| m.remove(did).unwrap_or_default());
+    if let Some(noted) = &noted {
         // A bulk rebuild: no by-DID indexes yet (and no search index), so delete row by row.
-        for (model, seq) in m.remove(did).unwrap_or_default() {
-            model.remove(tx, did, Some(seq), true)?;
+        for (remove, seq) in noted {
+            remove(tx, did, Some(*seq), true)?;
         }
-        for table in ["now_playing", "profiles"] {
-            tx.prepare_cached(&format!("DELETE FROM {table} WHERE did = ?1"))?.execute([did])?;
-        }
-        return Ok(());
     }
-    tx.prepare_cached("DELETE FROM tracks_fts WHERE rowid IN (SELECT seq FROM tracks WHERE did = ?1)")?
-        .execute([did])?;
-    tx.prepare_cached("DELETE FROM list_items WHERE list_seq IN (SELECT seq FROM lists WHERE did = ?1)")?
-        .execute([did])?;
-    for table in ["tracks", "likes", "comments", "lists", "plays", "now_playing", "profiles"] {
-        tx.prepare_cached(&format!("DELETE FROM {table} WHERE did = ?1"))?.execute([did])?;
+    for model in MODELS {
+        let statements = match model.account {
+            AccountRows::BySeq { remove_all } if noted.is_none() => remove_all,
+            AccountRows::ByDid { remove_all } => remove_all,
+            AccountRows::BySeq { .. } | AccountRows::None => &[],
+        };
+        for sql in statements {
+            tx.prepare_cached(sql)?.execute([did])?;
+        }
     }
     Ok(())
 }

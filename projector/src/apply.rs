@@ -1,187 +1,19 @@
 //! Applying events: the one pipeline every record goes through (account state, ordering, CID,
 //! lexicon, model), the audit row each event leaves, and the checkpoint.
 
-use std::borrow::Cow;
-
 use reprise_events::{CidCheck, EventKind, LogReader, Operation, StoredEvent};
 use reprise_lexicons::Catalog;
-
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, Transaction};
 
 use crate::accounts::{self, Visibility};
 use crate::audit::{self, Entry};
-use crate::models::Model;
-use crate::ordering::{Decision, Head, decide};
+use crate::error::ProjectorError;
+use crate::heads::Heads;
+use crate::model::{self, RecordModel};
+use crate::ordering::{Decision, decide};
 use crate::prepare::{Prepared, prepare_all};
-use crate::{ApplyReport, ProjectorError};
-
-/// What happened to one event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    Applied,
-    Ignored(Ignored),
-}
-
-/// Why an event changed nothing.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Ignored {
-    /// No read model covers this kind or collection.
-    NotIndexed,
-    /// Ingest could not understand the frame.
-    Rejected(String),
-    Duplicate,
-    OlderRev,
-    Tombstoned,
-    /// An account or identity event older (by upstream seq) than one already applied.
-    OlderSeq,
-    /// The account is deleted: its records are gone and new ones are not indexed.
-    AccountDeleted,
-    /// The record does not match the CID the commit claims.
-    CidMismatch,
-    /// The record is not a valid version; every error, with its path.
-    Invalid(String),
-}
-
-impl Ignored {
-    pub fn reason(&self) -> Cow<'static, str> {
-        Cow::Borrowed(match self {
-            Ignored::Rejected(r) => return Cow::Owned(format!("rejected by ingest: {r}")),
-            Ignored::NotIndexed => "not indexed",
-            Ignored::Duplicate => "duplicate",
-            Ignored::OlderRev => "older rev",
-            Ignored::Tombstoned => "tombstone",
-            Ignored::OlderSeq => "older seq",
-            Ignored::AccountDeleted => "account deleted",
-            Ignored::CidMismatch => "cid mismatch",
-            Ignored::Invalid(_) => "invalid",
-        })
-    }
-}
-
-/// A model's failure to apply a version: a database error stops the batch; a decode error makes the
-/// version invalid.
-#[derive(Debug)]
-pub(crate) enum ModelError {
-    Sql(rusqlite::Error),
-    Decode(String),
-}
-
-impl From<rusqlite::Error> for ModelError {
-    fn from(e: rusqlite::Error) -> Self {
-        ModelError::Sql(e)
-    }
-}
-
-/// The version of a record being applied.
-#[derive(Debug)]
-pub(crate) struct Version<'e> {
-    pub uri: &'e str,
-    pub did: &'e str,
-    pub collection: &'e str,
-    pub rkey: &'e str,
-    pub cid: &'e str,
-    pub rev: &'e str,
-    pub seq: i64,
-    /// The seq (row key) of the version this one replaces, if its row exists.
-    pub replaces: Option<i64>,
-    pub received_at_us: i64,
-}
-
-/// A record's claimed time, but never later than when it arrived (a future date must not pin
-/// anything to the top of a feed).
-pub(crate) fn sort_at(claimed: &str, received_at_us: i64) -> Result<i64, ModelError> {
-    let t =
-        claimed.parse::<jiff::Timestamp>().map_err(|e| ModelError::Decode(format!("{claimed:?}: {e}")))?;
-    Ok(t.as_microsecond().min(received_at_us))
-}
-
-/// Where the ordering state lives: in `record_heads` (incremental application), or in memory during
-/// a bulk rebuild, written out sorted at the end, because random-key inserts into a big B-tree
-/// were the rebuild's bottleneck (see ../shared/LIMITS.md).
-#[derive(Debug, Default)]
-pub(crate) enum Heads {
-    #[default]
-    Table,
-    Memory(foldhash::HashMap<String, (Head, i64)>),
-}
-
-impl Heads {
-    /// The record's head and the seq of the event that set it: while the head is not a tombstone,
-    /// that seq is also the key of the record's row in its model's table.
-    fn load(&self, tx: &Transaction<'_>, uri: &str) -> Result<Option<(Head, i64)>, ProjectorError> {
-        match self {
-            Heads::Memory(m) => Ok(m.get(uri).cloned()),
-            Heads::Table => Ok(tx
-                .prepare_cached("SELECT rev, cid, deleted, seq FROM record_heads WHERE uri = ?1")?
-                .query_row([uri], |r| {
-                    Ok((Head { rev: r.get(0)?, cid: r.get(1)?, deleted: r.get(2)? }, r.get(3)?))
-                })
-                .optional()?),
-        }
-    }
-
-    fn store(
-        &mut self,
-        tx: &Transaction<'_>,
-        uri: &str,
-        rev: &str,
-        cid: Option<&str>,
-        seq: i64,
-    ) -> Result<(), ProjectorError> {
-        match self {
-            // Most records are written once; a new version reuses the strings of the one it replaces.
-            Heads::Memory(m) => match m.get_mut(uri) {
-                Some((head, at)) => {
-                    rev.clone_into(&mut head.rev);
-                    match (cid, &mut head.cid) {
-                        (Some(cid), Some(old)) => cid.clone_into(old),
-                        (cid, old) => *old = cid.map(str::to_owned),
-                    }
-                    head.deleted = cid.is_none();
-                    *at = seq;
-                }
-                None => {
-                    let head =
-                        Head { rev: rev.to_owned(), cid: cid.map(str::to_owned), deleted: cid.is_none() };
-                    m.insert(uri.to_owned(), (head, seq));
-                }
-            },
-            Heads::Table => {
-                tx.prepare_cached(
-                    "INSERT OR REPLACE INTO record_heads (uri, rev, cid, deleted, seq) VALUES (?1, ?2, ?3, ?4, ?5)",
-                )?
-                .execute(params![uri, rev, cid, cid.is_none(), seq])?;
-            }
-        }
-        Ok(())
-    }
-
-    /// The in-memory heads sorted by URI: the order they are written in.
-    pub(crate) fn into_sorted(self) -> Vec<(String, (Head, i64))> {
-        let Heads::Memory(m) = self else { return Vec::new() };
-        let mut all: Vec<_> = m.into_iter().collect();
-        all.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        all
-    }
-
-    /// Writes heads sorted by URI (from `into_sorted`) into `record_heads`, empty since the file is new.
-    pub(crate) fn write_sorted(
-        conn: &mut Connection,
-        sorted: &[(String, (Head, i64))],
-    ) -> Result<(), ProjectorError> {
-        let tx = conn.transaction()?;
-        {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO record_heads (uri, rev, cid, deleted, seq) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?;
-            for (uri, (h, seq)) in sorted {
-                insert.execute(params![uri, h.rev, h.cid, h.deleted, seq])?;
-            }
-        }
-        tx.commit()?;
-        Ok(())
-    }
-}
+use crate::schema::checkpoint;
+use crate::types::{ApplyReport, Ignored, ModelError, Outcome, Version};
 
 /// What applying needs besides the transaction.
 #[derive(Debug)]
@@ -193,10 +25,6 @@ pub(crate) struct Ctx<'c> {
     pub media: crate::media::Needed,
     /// A bulk rebuild: derived indexes (search) are built once at the end instead of per event.
     pub bulk: bool,
-}
-
-pub(crate) fn checkpoint(conn: &Connection) -> Result<i64, ProjectorError> {
-    Ok(conn.query_row("SELECT seq FROM checkpoint WHERE id = 1", [], |r| r.get(0))?)
 }
 
 /// Up to `limit` events after `after` (and at most `until`), in seq order.
@@ -263,24 +91,28 @@ pub(crate) fn apply(
 ) -> Result<Outcome, ProjectorError> {
     let event = &prepared.event;
     let env = &event.envelope;
-    let mut entry = Entry::for_event(prepared);
+    let mut entry = Entry::for_event(event, prepared.uri.as_deref(), prepared.cid_check.as_deref());
     let outcome = match env.kind() {
         EventKind::Rejected => {
             Outcome::Ignored(Ignored::Rejected(env.reject_reason.clone().unwrap_or_default()))
         }
         EventKind::Account => accounts::apply_account(tx, event, &mut ctx.seen, &mut ctx.rows)?,
         EventKind::Identity => accounts::apply_identity(tx, event, &mut ctx.seen)?,
-        EventKind::Commit => match env.collection.as_deref().and_then(Model::of) {
+        EventKind::Commit => match prepared.model {
             None => return Ok(Outcome::Ignored(Ignored::NotIndexed)),
             Some(model) => commit(tx, ctx, prepared, model, &mut entry)?,
         },
         // Gap markers describe the stream, not a record or an account.
         EventKind::Gap => return Ok(Outcome::Ignored(Ignored::NotIndexed)),
-        EventKind::Media => {
-            // A media event reads the job a track version asked for: write out those waiting.
-            ctx.media.flush(tx)?;
-            crate::media::apply(tx, event, &mut entry)?
-        }
+        kind => match model::for_event(kind) {
+            None => return Ok(Outcome::Ignored(Ignored::NotIndexed)),
+            Some(apply_event) => {
+                // What a rebuild keeps in memory (the media jobs track versions asked for) is written
+                // out first, so the model reads what incremental application would have written.
+                ctx.media.flush(tx)?;
+                apply_event(tx, event, &mut entry)?
+            }
+        },
     };
     audit::record(audit_insert, &entry, &outcome)?;
     Ok(outcome)
@@ -290,7 +122,7 @@ fn commit(
     tx: &Transaction<'_>,
     ctx: &mut Ctx<'_>,
     prepared: &Prepared,
-    model: Model,
+    model: RecordModel,
     entry: &mut Entry<'_>,
 ) -> Result<Outcome, ProjectorError> {
     let event = &prepared.event;
@@ -323,7 +155,7 @@ fn commit(
         Decision::Tombstoned => return Ok(Outcome::Ignored(Ignored::Tombstoned)),
     }
     if op == Operation::Delete {
-        model.remove(tx, did, replaces, ctx.bulk)?;
+        (model.remove)(tx, did, replaces, ctx.bulk)?;
         ctx.heads.store(tx, uri, rev, None, event.seq)?;
         return Ok(Outcome::Applied);
     }
@@ -349,7 +181,7 @@ fn commit(
         replaces,
         received_at_us: event.received_at_us,
     };
-    match model.upsert(tx, &version, record, ctx.bulk) {
+    match (model.upsert)(tx, &version, record, ctx.bulk) {
         Ok(blob) => {
             ctx.rows.note(did, model, event.seq);
             if let Some(blob) = blob {

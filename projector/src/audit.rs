@@ -5,9 +5,31 @@ use std::borrow::Cow;
 
 use rusqlite::{Statement, params};
 
-use crate::ProjectorError;
-use crate::apply::Outcome;
-use crate::prepare::Prepared;
+use reprise_events::StoredEvent;
+
+use crate::error::ProjectorError;
+use crate::types::Outcome;
+
+pub(crate) const TABLES: &str = "
+CREATE TABLE IF NOT EXISTS audit (
+    seq         INTEGER PRIMARY KEY,
+    did         TEXT,
+    uri         TEXT,
+    kind        TEXT NOT NULL,
+    operation   TEXT,
+    rev         TEXT,
+    cid         TEXT,
+    cid_check   TEXT,
+    validation  TEXT NOT NULL,
+    errors      TEXT,
+    outcome     TEXT NOT NULL,
+    reason      TEXT
+);";
+
+/// A record's and an account's history (`getRecordHistory`, moderation).
+pub(crate) const INDEXES: &str = "
+CREATE INDEX IF NOT EXISTS audit_by_uri ON audit (uri, seq) WHERE uri IS NOT NULL;
+CREATE INDEX IF NOT EXISTS audit_by_did ON audit (did, seq) WHERE did IS NOT NULL;";
 
 /// What the audit row of one event will say; filled in as the event goes through the pipeline. It
 /// borrows what the reader thread prepared, so the writer allocates nothing for most events.
@@ -29,17 +51,19 @@ pub(crate) struct Entry<'e> {
 }
 
 impl<'e> Entry<'e> {
-    pub fn for_event(prepared: &'e Prepared) -> Self {
-        let (event, env) = (&prepared.event, &prepared.event.envelope);
+    /// The entry of `event`, whose record URI and CID check (as the column writes it) the reader
+    /// thread has prepared.
+    pub fn for_event(event: &'e StoredEvent, uri: Option<&'e str>, cid_check: Option<&'e str>) -> Self {
+        let env = &event.envelope;
         Entry {
             seq: event.seq,
             did: env.did.as_deref().map(Cow::Borrowed),
-            uri: prepared.uri.as_deref().map(Cow::Borrowed),
+            uri: uri.map(Cow::Borrowed),
             kind: env.kind().as_str(),
             operation: env.operation.map(|o| o.as_str()),
             rev: env.rev.as_deref(),
             cid: env.cid.as_deref().map(Cow::Borrowed),
-            cid_check: prepared.cid_check.as_deref(),
+            cid_check,
             validation: "not checked",
             errors: None,
             note: None,

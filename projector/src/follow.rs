@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::{ApplyReport, Projector, ProjectorError};
+use crate::error::ProjectorError;
+use crate::incremental::Projector;
+use crate::types::ApplyReport;
 
 /// Applies batches as the log's head moves, until `stop` turns true; checks for it between batches.
 /// `on_batch` runs after each batch's transaction commits.

@@ -10,14 +10,15 @@
 
 use std::borrow::Cow;
 
-use reprise_events::StoredEvent;
+use reprise_events::{EventKind, StoredEvent};
 use rusqlite::{Transaction, params};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::ProjectorError;
-use crate::apply::{Ignored, Outcome};
 use crate::audit::Entry;
+use crate::error::ProjectorError;
+use crate::model::descriptor::{AccountRows, Folds, Model};
+use crate::types::{Ignored, Outcome};
 
 pub(crate) const TABLES: &str = "
 CREATE TABLE IF NOT EXISTS media_jobs (
@@ -49,6 +50,17 @@ pub(crate) const INDEXES: &str = "
 CREATE INDEX IF NOT EXISTS media_jobs_open ON media_jobs (updated_seq)
     WHERE state NOT IN ('stored', 'failed');
 ";
+
+/// The media fold in the registry: it folds `media` events; its rows are per blob, not per account.
+pub(crate) static MODEL: Model = Model {
+    name: "media",
+    folds: Folds::Events { kinds: &[EventKind::Media], apply },
+    tables: TABLES,
+    apply_indexes: "",
+    indexes: INDEXES,
+    account: AccountRows::None,
+    finish_bulk: None,
+};
 
 /// Job states that are finished: nothing more happens until an explicit retry.
 pub const FINISHED_STATES: [&str; 2] = ["stored", "failed"];
@@ -277,7 +289,7 @@ impl MediaReader {
 
     /// The last log event the read models reflect.
     pub fn checkpoint(&self) -> Result<i64, ProjectorError> {
-        crate::apply::checkpoint(&self.conn)
+        crate::schema::checkpoint(&self.conn)
     }
 
     /// Unfinished jobs (needed, requested, fetched, transcoded, retry scheduled), oldest change first.

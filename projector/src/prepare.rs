@@ -7,12 +7,14 @@ use reprise_events::{CidCheck, EventKind, Operation, StoredEvent};
 use reprise_lexicons::{Catalog, RecordError, normalize_teal_alpha};
 use serde_json::Value;
 
-use crate::models::Model;
+use crate::model::{self, RecordModel};
 
 /// An event read from the log, with its record ready for the models.
 #[derive(Debug)]
 pub(crate) struct Prepared {
     pub event: StoredEvent,
+    /// For a commit of a collection a model folds: that model.
+    pub model: Option<RecordModel>,
     /// For a create or update of an indexed collection whose CID was not refused: the record
     /// (normalized to the stable shape) or every reason it is not a valid version. `None` otherwise.
     pub record: Option<Result<Value, String>>,
@@ -23,31 +25,35 @@ pub(crate) struct Prepared {
 }
 
 pub(crate) fn prepare(catalog: &Catalog, event: StoredEvent) -> Prepared {
-    let record =
-        wants_record(&event).map(|(collection, rkey)| checked_record(catalog, &event, collection, rkey));
     let env = &event.envelope;
+    let model = match env.kind() {
+        EventKind::Commit => env.collection.as_deref().and_then(model::for_collection),
+        _ => None,
+    };
+    let record = wants_record(&event, model.is_some())
+        .map(|(collection, rkey)| checked_record(catalog, &event, collection, rkey));
     let uri = match (env.kind(), &env.did, &env.collection, &env.rkey) {
         (EventKind::Commit, Some(did), Some(c), Some(rkey)) => Some(format!("at://{did}/{c}/{rkey}")),
         _ => None,
     };
     let cid_check = env.cid_check.as_ref().map(|c| c.to_column());
-    Prepared { event, record, uri, cid_check }
+    Prepared { event, model, record, uri, cid_check }
 }
 
 pub(crate) fn prepare_all(catalog: &Catalog, events: Vec<StoredEvent>) -> Vec<Prepared> {
     events.into_iter().map(|e| prepare(catalog, e)).collect()
 }
 
-/// The collection and record key of a commit whose record a model will read.
-fn wants_record(event: &StoredEvent) -> Option<(&str, &str)> {
+/// The collection and record key of a commit (of a collection a model folds: `indexed`) whose record
+/// the model will read.
+fn wants_record(event: &StoredEvent, indexed: bool) -> Option<(&str, &str)> {
     let env = &event.envelope;
     let upsert = matches!(env.operation, Some(Operation::Create | Operation::Update));
     let refused = matches!(env.cid_check, Some(CidCheck::Mismatch { .. }));
-    if env.kind() != EventKind::Commit || !upsert || refused {
+    if !indexed || !upsert || refused {
         return None;
     }
-    let collection = env.collection.as_deref().filter(|c| Model::of(c).is_some())?;
-    Some((collection, env.rkey.as_deref()?))
+    Some((env.collection.as_deref()?, env.rkey.as_deref()?))
 }
 
 fn checked_record(

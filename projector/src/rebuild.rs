@@ -6,8 +6,12 @@ use std::sync::mpsc;
 use reprise_events::LogReader;
 use reprise_lexicons::Catalog;
 
+use crate::error::ProjectorError;
+use crate::heads::Heads;
+use crate::model::MODELS;
 use crate::prepare::{Prepared, prepare_all};
-use crate::{ApplyReport, ProjectorError, accounts, apply, schema};
+use crate::types::ApplyReport;
+use crate::{accounts, apply, schema, store};
 
 /// Events per transaction during a rebuild: big batches amortise the per-commit cost.
 const REBUILD_BATCH: usize = 20_000;
@@ -41,10 +45,10 @@ pub fn rebuild(
     remove_if_exists(&tmp).map_err(io(&tmp))?;
     let started = std::time::Instant::now();
     let log = LogReader::open(data_dir)?;
-    let mut conn = schema::open_bulk(&tmp)?;
+    let mut conn = store::open_bulk(&tmp)?;
     let mut ctx = apply::Ctx {
         catalog,
-        heads: apply::Heads::Memory(Default::default()),
+        heads: Heads::Memory(Default::default()),
         seen: accounts::SeenCache::bulk(),
         rows: accounts::RowsByDid::bulk(),
         media: crate::media::Needed::bulk(),
@@ -65,7 +69,7 @@ pub fn rebuild(
         Ok::<_, ProjectorError>(())
     })?;
     tracing::debug!(events = total.events, secs = started.elapsed().as_secs_f64(), "rebuild applied the log");
-    total.checkpoint = apply::checkpoint(&conn)?;
+    total.checkpoint = schema::checkpoint(&conn)?;
     finish(&mut conn, &mut ctx)?;
     drop(conn);
     install_views(&tmp, out)?;
@@ -99,7 +103,8 @@ fn read_ahead(
     }
 }
 
-/// What a rebuild writes once at the end: the state kept in memory, the indexes and the search index.
+/// What a rebuild writes once at the end: the state kept in memory, what models skipped per event (the
+/// search index), and the indexes.
 /// The writer is the only thread with work here, so the other core sorts the record heads while the
 /// writer flushes media jobs, and frees them (~2.4M strings) while it builds the indexes.
 fn finish(conn: &mut rusqlite::Connection, ctx: &mut apply::Ctx<'_>) -> Result<(), ProjectorError> {
@@ -114,12 +119,17 @@ fn finish(conn: &mut rusqlite::Connection, ctx: &mut apply::Ctx<'_>) -> Result<(
         ctx.seen.flush(conn)?;
         let phase = phase.done("media jobs and actors");
         let sorted = sorting.join().expect("sorting the record heads panicked");
-        apply::Heads::write_sorted(conn, &sorted)?;
+        Heads::write_sorted(conn, &sorted)?;
         let phase = phase.done("record heads");
         s.spawn(move || drop((sorted, rows)));
-        crate::tracks::build_search_index(conn)?;
-        let phase = phase.done("search index");
-        schema::finish_bulk(conn)?;
+        let mut phase = phase;
+        for model in MODELS {
+            if let Some(finish) = model.finish_bulk {
+                finish(conn)?;
+                phase = phase.done(model.name);
+            }
+        }
+        store::finish_bulk(conn)?;
         phase.done("indexes");
         Ok(())
     })

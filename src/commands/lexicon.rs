@@ -1,8 +1,10 @@
 //! `reprise lexicon validate` and `reprise lexicon check`: exit 0 valid, 1 invalid, 2 could not run.
+//! Warnings (an id that does not match its path, a reference that does not resolve) go to stderr and
+//! leave the exit code alone.
 
 use std::process::ExitCode;
 
-use reprise_lexicons::{Catalog, FileOutcome, LexiconError, check_dir, validate_file};
+use reprise_lexicons::{Catalog, FileOutcome, LexiconError, LexiconWarning, check_dir, validate_file};
 
 use crate::cli::LexiconCommand;
 
@@ -12,7 +14,10 @@ pub fn dispatch(command: LexiconCommand) -> ExitCode {
             let catalog = match lexicons {
                 None => Catalog::builtin(),
                 Some(dir) => match Catalog::load_dir(&dir) {
-                    Ok(c) => c,
+                    Ok(c) => {
+                        c.warnings().iter().for_each(warn);
+                        c
+                    }
                     Err(e) => return could_not_run(&e.to_string()),
                 },
             };
@@ -29,8 +34,9 @@ pub fn dispatch(command: LexiconCommand) -> ExitCode {
             ExitCode::from(outcome.exit_code() as u8)
         }
         LexiconCommand::Check { dir } => match check_dir(&dir) {
-            Ok(nsids) => {
-                for nsid in nsids {
+            Ok(report) => {
+                report.warnings.iter().for_each(warn);
+                for nsid in report.nsids {
                     println!("{nsid}");
                 }
                 ExitCode::SUCCESS
@@ -42,6 +48,10 @@ pub fn dispatch(command: LexiconCommand) -> ExitCode {
             }
         },
     }
+}
+
+fn warn(warning: &LexiconWarning) {
+    eprintln!("reprise: warning: {warning}");
 }
 
 fn could_not_run(reason: &str) -> ExitCode {

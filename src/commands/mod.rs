@@ -50,6 +50,9 @@ pub(crate) fn catalog(config: &Config) -> anyhow::Result<Arc<Catalog>> {
     }
     let catalog = Catalog::load_dir(dir)
         .with_context(|| format!("configuration key `lexicons.dir` ({})", dir.display()))?;
+    for warning in catalog.warnings() {
+        tracing::warn!(%warning, "lexicons.dir");
+    }
     Ok(Arc::new(catalog))
 }
 

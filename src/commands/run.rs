@@ -39,7 +39,16 @@ pub(crate) fn live_options(config: &Config, jetstream: Vec<String>) -> anyhow::R
         replay_window: Duration::from_secs(c.replay_window_seconds),
         blind_window: Duration::from_secs(c.blind_window_seconds),
         connection: connection(config),
-        ..LiveOptions::default()
+        // "oldest": a first start asks for everything in the replay window (the host clamps it to what
+        // it keeps) instead of the live tail; a minute inside it, so that the start is still inside the
+        // window when the connection is made (older would be recorded as a gap).
+        start_cursor_us: match c.jetstream_start {
+            crate::config::StreamStart::Oldest => {
+                let window = c.replay_window_seconds.saturating_sub(60).max(1) as i64;
+                Some(reprise_ingest::now_us() - window * 1_000_000)
+            }
+            crate::config::StreamStart::Live => None,
+        },
     })
 }
 
@@ -67,8 +76,8 @@ fn firehose_options(config: &Config, firehose: Vec<String>) -> anyhow::Result<Fi
         wanted_collections: c.wanted_collections.clone(),
         wanted_dids: c.wanted_dids.clone(),
         start: match c.firehose_start {
-            crate::config::FirehoseStart::Oldest => FirehoseStart::Oldest,
-            crate::config::FirehoseStart::Live => FirehoseStart::Live,
+            crate::config::StreamStart::Oldest => FirehoseStart::Oldest,
+            crate::config::StreamStart::Live => FirehoseStart::Live,
         },
         connection: connection(config),
     })

@@ -59,9 +59,12 @@ struct State {
     rng: Rng,
     clock: u64,
     repos: u64,
-    tracks: Vec<(u64, String)>,
+    /// (repo, rkey, CID of the latest version) of every live track.
+    tracks: Vec<(u64, String, String)>,
     last: String,
     seq: u64,
+    /// The CID of the record the last commit carried.
+    last_cid: String,
 }
 
 impl State {
@@ -91,27 +94,25 @@ impl State {
             // The real CID of the record; the generator still draws the fake one it used to, so every
             // other field of a seeded fixture stays as it was.
             let _ = fake_cid(&mut self.rng, 0x71);
-            commit["cid"] = json!(record_cid(&record));
+            let cid = record_cid(&record);
+            commit["cid"] = json!(cid);
+            self.last_cid = cid;
             commit["record"] = record;
         }
         json!({"did": did(repo), "time_us": now, "kind": "commit", "commit": commit}).to_string()
     }
 
     fn created_at(&self) -> String {
-        let secs = (self.clock / 1_000_000) as i64;
-        let micros = self.clock % 1_000_000;
-        let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-        let (y, m, d) = civil(days);
-        format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z", rem / 3600, rem / 60 % 60, rem % 60)
+        iso8601(self.clock)
     }
 
+    /// A strong ref to a track and the CID of its latest version (the generator's first frame is always a
+    /// track, so there is one).
     fn strong_ref(&mut self) -> serde_json::Value {
-        let (repo, rkey) = if self.tracks.is_empty() {
-            (0, tid(self.clock, 0))
-        } else {
-            self.tracks[self.rng.below(self.tracks.len() as u64) as usize].clone()
-        };
-        json!({"uri": format!("at://{}/fm.plyr.track/{rkey}", did(repo)), "cid": fake_cid(&mut self.rng, 0x71)})
+        let (repo, rkey, cid) = self.tracks[self.rng.below(self.tracks.len() as u64) as usize].clone();
+        // The draw the fake CID used to take, so seeded fixtures keep every other field.
+        let _ = fake_cid(&mut self.rng, 0x71);
+        json!({"uri": format!("at://{}/fm.plyr.track/{rkey}", did(repo)), "cid": cid})
     }
 
     fn track_record(&mut self) -> serde_json::Value {
@@ -150,17 +151,21 @@ impl State {
         if take(mix.track_create) || self.tracks.is_empty() {
             let rkey = tid(self.clock + 7, (repo % 1024) as u16);
             let record = self.track_record();
-            self.tracks.push((repo, rkey.clone()));
-            return self.commit(repo, "create", "fm.plyr.track", &rkey, Some(record));
+            let line = self.commit(repo, "create", "fm.plyr.track", &rkey, Some(record));
+            self.tracks.push((repo, rkey, self.last_cid.clone()));
+            return line;
         }
         if take(mix.track_update) {
-            let (owner, rkey) = self.tracks[self.rng.below(self.tracks.len() as u64) as usize].clone();
+            let i = self.rng.below(self.tracks.len() as u64) as usize;
+            let (owner, rkey, _) = self.tracks[i].clone();
             let record = self.track_record();
-            return self.commit(owner, "update", "fm.plyr.track", &rkey, Some(record));
+            let line = self.commit(owner, "update", "fm.plyr.track", &rkey, Some(record));
+            self.tracks[i].2 = self.last_cid.clone();
+            return line;
         }
         if take(mix.track_delete) {
             let i = self.rng.below(self.tracks.len() as u64) as usize;
-            let (owner, rkey) = self.tracks.swap_remove(i);
+            let (owner, rkey, _) = self.tracks.swap_remove(i);
             return self.commit(owner, "delete", "fm.plyr.track", &rkey, None);
         }
         let rkey = tid(self.clock + 3, (repo % 1024) as u16);
@@ -212,6 +217,15 @@ impl State {
     }
 }
 
+/// Unix microseconds as an RFC 3339 UTC datetime with microseconds, as records write `createdAt`.
+pub(crate) fn iso8601(micros: u64) -> String {
+    let secs = (micros / 1_000_000) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil(days);
+    let frac = micros % 1_000_000;
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{frac:06}Z", rem / 3600, rem / 60 % 60, rem % 60)
+}
+
 /// Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
 fn civil(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
@@ -240,6 +254,7 @@ pub fn generate(
         tracks: Vec::new(),
         last: String::new(),
         seq: 1_000,
+        last_cid: String::new(),
     };
     let mut report = GenerateReport::default();
     while report.events < events {

@@ -1,4 +1,5 @@
-//! Test and benchmark support: Jetstream v1 frames built by hand or generated in bulk, a scriptable HTTP
+//! Test and benchmark support: Jetstream v1 frames built by hand or generated in bulk (and the small
+//! curated sample in `fixtures/`), a scriptable HTTP
 //! server playing a PDS or PLC directory (`http_server`), generated audio (`audio`), and signed repos
 //! served by a fake PDS, relay and PLC directory (`repos`, `pds_server`), and a subscribeRepos
 //! firehose of real signed commits (`firehose_frames`, `firehose_server`).
@@ -18,6 +19,7 @@ mod jetstream_server;
 mod pds_server;
 pub mod records;
 pub mod repos;
+mod sample;
 mod tasks;
 
 pub use dump::dump_views;
@@ -27,3 +29,4 @@ pub use generate::{GenerateReport, Mix, generate};
 pub use ids::{Rng, did, fake_cid, record_cid, tid};
 pub use jetstream_server::{Faults, History, JetstreamServer};
 pub use pds_server::{Fault, PdsServer};
+pub use sample::sample;

@@ -1,12 +1,14 @@
 // A real PLC directory and PDS (@atproto/dev-env) on loopback, driven by the `real_pds` test.
 //
 // Run with Node >= 22 and ATPROTO_DEV_ENV_DIR naming the folder `scripts/install-pds` installed into. It
-// prints one JSON line when ready ({"plc", "pds"}), then takes one JSON command per line on stdin and answers
+// prints one JSON line when ready ({"plc", "pds", "plcMultikey"}: see `multikeyPlc` below), then takes one JSON command per line on stdin and answers
 // each with one JSON line on stdout: {"op":"scenario","wav":PATH} writes the test's records through the
-// PDS's own XRPC API and answers with what it wrote; {"op":"takedown","did":DID,"applied":BOOL} takes an
-// account down or restores it through the admin API. At end of input it shuts the network down and exits,
+// PDS's own XRPC API and answers with what it wrote; {"op":"more","tag":TEXT} writes a few more (after
+// a scenario: a track created then updated, a comment created then deleted, a like last);
+// {"op":"takedown","did":DID,"applied":BOOL} takes an account down or restores it through the admin API. At end of input it shuts the network down and exits,
 // so it never outlives the test that started it.
 
+import http from 'node:http'
 import net from 'node:net'
 import path from 'node:path'
 import readline from 'node:readline'
@@ -31,7 +33,49 @@ const { AtpAgent } = await load('@atproto/api', 'dist/index.js')
 
 const network = await TestNetworkNoAppView.create({ pds: { blobUploadLimit: 20 * 1024 * 1024 } })
 const say = (v) => process.stdout.write(JSON.stringify(v) + '\n')
-say({ plc: network.plc.url, pds: network.pds.url })
+
+// The PLC directory as plc.directory serves DID documents today: the signing key as a `Multikey`
+// (multicodec-prefixed, compressed). This dev-env's PLC still writes the legacy
+// `EcdsaSecp256k1VerificationKey2019` form with an uncompressed key, which the real Jetstream's verifier
+// cannot read ("unknown multicodec prefix [0x04, ...]"), so it would drop every live commit. The
+// document is built from the directory's own `/<did>/data`; every other request passes through.
+function multikeyPlc(plc) {
+  const server = http.createServer(async (req, res) => {
+    const did = decodeURIComponent(req.url.slice(1))
+    try {
+      if (req.method === 'GET' && /^did:plc:[a-z2-7]{24}$/.test(did)) {
+        const upstream = await fetch(`${plc}/${did}/data`)
+        if (!upstream.ok) {
+          res.writeHead(upstream.status, { 'content-type': 'application/json' })
+          return res.end(await upstream.text())
+        }
+        const data = await upstream.json()
+        const doc = {
+          '@context': ['https://www.w3.org/ns/did/v1', 'https://w3id.org/security/multikey/v1'],
+          id: did,
+          alsoKnownAs: data.alsoKnownAs,
+          verificationMethod: Object.entries(data.verificationMethods).map(([id, key]) => ({
+            id: `${did}#${id}`, type: 'Multikey', controller: did, publicKeyMultibase: key.replace(/^did:key:/, ''),
+          })),
+          service: Object.entries(data.services).map(([id, s]) => ({
+            id: `#${id}`, type: s.type, serviceEndpoint: s.endpoint,
+          })),
+        }
+        res.writeHead(200, { 'content-type': 'application/did+ld+json' })
+        return res.end(JSON.stringify(doc))
+      }
+      const upstream = await fetch(`${plc}${req.url}`, { method: req.method })
+      res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'text/plain' })
+      res.end(Buffer.from(await upstream.arrayBuffer()))
+    } catch (e) {
+      res.writeHead(502)
+      res.end(String(e))
+    }
+  })
+  return new Promise((resolve) => server.listen(0, () => resolve(server)))
+}
+const modern = await multikeyPlc(network.plc.url)
+say({ plc: network.plc.url, pds: network.pds.url, plcMultikey: `http://localhost:${modern.address().port}` })
 
 async function account(name) {
   const agent = new AtpAgent({ service: network.pds.url })
@@ -64,6 +108,7 @@ async function remove(agent, uri) {
 async function scenario({ wav }) {
   const artist = await account('artist')
   const fan = await account('fan')
+  Object.assign(accounts, { artist, fan })
   // Claimed times an hour back, as records written earlier: a node sorts by the claimed time only when it
   // is not later than when the node received the record, and both nodes must sort alike.
   const start = Date.now() - 3600 * 1000
@@ -119,6 +164,24 @@ async function scenario({ wav }) {
   }
 }
 
+// The scenario's accounts, for later writes.
+const accounts = {}
+
+async function more({ tag }) {
+  const { artist, fan } = accounts
+  const at = new Date(Date.now() - 1800 * 1000).toISOString()
+  const track = await create(artist, 'fm.plyr.track', {
+    title: `Encore ${tag}`, artist: 'The Artist', fileType: 'mp3', createdAt: at,
+  })
+  const updated = await put(artist, track.uri, {
+    title: `Encore ${tag}`, artist: 'The Artist', fileType: 'mp3', createdAt: at, description: 'live',
+  })
+  const comment = await create(fan, 'fm.plyr.comment', { subject: updated, text: 'oops', timestampMs: 0, createdAt: at })
+  await remove(fan, comment.uri)
+  const like = await create(fan, 'fm.plyr.like', { subject: updated, createdAt: at })
+  return { track: track.uri, like: like.uri }
+}
+
 // A moderator's takedown of an account (or its reversal), through the PDS's admin API: the PDS then
 // sequences an #account event on its firehose.
 async function takedown({ did, applied }) {
@@ -130,7 +193,7 @@ async function takedown({ did, applied }) {
   return { did, applied }
 }
 
-const ops = { scenario, takedown }
+const ops = { scenario, more, takedown }
 for await (const line of readline.createInterface({ input: process.stdin })) {
   const cmd = JSON.parse(line)
   try {
@@ -139,5 +202,6 @@ for await (const line of readline.createInterface({ input: process.stdin })) {
     say({ error: String(e?.stack ?? e) })
   }
 }
+modern.close()
 await network.close()
 process.exit(0)

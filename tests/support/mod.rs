@@ -2,12 +2,28 @@
 
 #![allow(dead_code)]
 
+pub mod pds;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
+
+/// What an install script put in place: `$var` when set (`scripts/test` sets it after running the
+/// script), else the path the script prints after installing it (or finding it installed).
+pub fn installed(var: &str, script: &str) -> std::path::PathBuf {
+    if let Some(path) = std::env::var_os(var) {
+        return path.into();
+    }
+    let out = Command::new(format!("{}/scripts/{script}", env!("CARGO_MANIFEST_DIR")))
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap_or_else(|e| panic!("run scripts/{script}: {e}"));
+    assert!(out.status.success(), "scripts/{script} failed");
+    std::path::PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
 
 /// `reprise` with a data dir and no inherited REPRISE_* configuration.
 pub fn reprise(data_dir: &Path) -> Command {
@@ -188,4 +204,30 @@ pub fn fetch(addr: &str, path: &str, range: Option<&str>) -> (u16, HashMap<Strin
         .collect::<HashMap<_, _>>();
     assert!(!headers.contains_key("transfer-encoding"), "audio is sent with a length");
     (status, headers, raw[split + 4..].to_vec())
+}
+
+/// Every event in the log by the identity the log deduplicates on (kind, did, collection, rkey, rev,
+/// operation, cid, upstream seq), asserting none appears twice.
+pub fn log_identities(data: &Path) -> std::collections::BTreeSet<String> {
+    let conn = rusqlite::Connection::open(data.join("events.db")).unwrap();
+    let mut stmt = conn
+        .prepare(
+            "SELECT kind, did, collection, rkey, rev, operation, cid, upstream_seq FROM events
+             WHERE kind IN ('commit', 'identity', 'account') ORDER BY seq",
+        )
+        .unwrap();
+    let n = stmt.column_count();
+    let cell = |v: rusqlite::types::ValueRef<'_>| match v {
+        rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+        rusqlite::types::ValueRef::Integer(i) => i.to_string(),
+        other => format!("{other:?}"),
+    };
+    let rows: Vec<String> = stmt
+        .query_map([], |r| Ok((0..n).map(|i| cell(r.get_ref(i).unwrap())).collect::<Vec<_>>().join("|")))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let set: std::collections::BTreeSet<String> = rows.iter().cloned().collect();
+    assert_eq!(set.len(), rows.len(), "the log holds duplicates");
+    set
 }

@@ -1,12 +1,62 @@
-//! The tracks read model, from `fm.plyr.track` records.
+//! Tracks, from `fm.plyr.track` records, with their full-text search index (`tracks_fts`, rowid = the
+//! track row's seq). A valid version whose `audioBlob` has no media job yet asks for one.
 
 use rusqlite::{Transaction, params};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::apply::{ModelError, Version, sort_at};
-use crate::models::{decode, delete_row};
-use crate::plays::name_key;
+use crate::model::descriptor::{AccountRows, Folds, Model, decode, delete_row};
+use crate::model::plays::name_key;
+use crate::types::{ModelError, Version, sort_at};
+
+pub(crate) static MODEL: Model = Model {
+    name: "tracks",
+    folds: Folds::Records { collections: &["fm.plyr.track"], upsert, remove },
+    tables: "
+CREATE TABLE IF NOT EXISTS tracks (
+    uri              TEXT NOT NULL,
+    did              TEXT NOT NULL,
+    rkey             TEXT NOT NULL,
+    cid              TEXT NOT NULL,
+    rev              TEXT NOT NULL,
+    title            TEXT NOT NULL,
+    artist           TEXT NOT NULL,
+    album            TEXT,
+    duration         INTEGER,
+    file_type        TEXT NOT NULL,
+    audio_url        TEXT,
+    audio_blob_cid   TEXT,
+    audio_blob_mime  TEXT,
+    audio_blob_size  INTEGER,
+    image_url        TEXT,
+    description      TEXT,
+    features         TEXT NOT NULL,
+    labels           TEXT,
+    created_at       TEXT NOT NULL,
+    sort_at_us       INTEGER NOT NULL,
+    indexed_at_us    INTEGER NOT NULL,
+    name_key         TEXT NOT NULL,
+    seq              INTEGER PRIMARY KEY
+);
+
+-- Full-text search over tracks; the rowid is the track's row key (tracks.seq).
+CREATE VIRTUAL TABLE IF NOT EXISTS tracks_fts USING fts5(
+    uri UNINDEXED, title, artist, album, description, tokenize = 'unicode61 remove_diacritics 2'
+);",
+    apply_indexes: "
+CREATE INDEX IF NOT EXISTS tracks_by_artist ON tracks (did, sort_at_us DESC, uri DESC);",
+    indexes: "
+CREATE UNIQUE INDEX IF NOT EXISTS tracks_by_uri ON tracks (uri);
+CREATE INDEX IF NOT EXISTS tracks_feed ON tracks (sort_at_us DESC, uri DESC);
+CREATE INDEX IF NOT EXISTS tracks_by_album ON tracks (album, sort_at_us DESC, uri DESC);",
+    account: AccountRows::BySeq {
+        remove_all: &[
+            "DELETE FROM tracks_fts WHERE rowid IN (SELECT seq FROM tracks WHERE did = ?1)",
+            "DELETE FROM tracks WHERE did = ?1",
+        ],
+    },
+    finish_bulk: Some(build_search_index),
+};
 
 /// The fields of an `fm.plyr.track` record the read model keeps.
 #[derive(Debug, Deserialize)]
@@ -41,7 +91,7 @@ struct Link<'a> {
 }
 
 /// Returns the CID of the audio blob the version plays, which needs a media job.
-pub(crate) fn upsert<'r>(
+fn upsert<'r>(
     tx: &Transaction<'_>,
     v: &Version<'_>,
     record: &'r Value,
@@ -96,7 +146,7 @@ pub(crate) fn upsert<'r>(
     Ok(blob.map(|b| b.link.link))
 }
 
-pub(crate) fn remove(tx: &Transaction<'_>, seq: Option<i64>, bulk: bool) -> Result<(), rusqlite::Error> {
+fn remove(tx: &Transaction<'_>, _did: &str, seq: Option<i64>, bulk: bool) -> Result<(), rusqlite::Error> {
     delete_row(tx, "DELETE FROM tracks WHERE seq = ?1", seq)?;
     if !bulk {
         delete_row(tx, "DELETE FROM tracks_fts WHERE rowid = ?1", seq)?;
@@ -104,10 +154,10 @@ pub(crate) fn remove(tx: &Transaction<'_>, seq: Option<i64>, bulk: bool) -> Resu
     Ok(())
 }
 
-/// After a bulk rebuild: the search index of every track, built in one pass. The in-memory term
-/// buffer is raised for the pass so the index is written in a few large segments instead of many
-/// small ones that then need merging.
-pub(crate) fn build_search_index(conn: &mut rusqlite::Connection) -> Result<(), rusqlite::Error> {
+/// After a bulk rebuild (which skips `tracks_fts` per event): the search index of every track, built in
+/// one pass. The in-memory term buffer is raised for the pass so the index is written in a few large
+/// segments instead of many small ones that then need merging.
+fn build_search_index(conn: &mut rusqlite::Connection) -> Result<(), rusqlite::Error> {
     let tx = conn.transaction()?;
     tx.execute_batch(
         "INSERT INTO tracks_fts (tracks_fts, rank) VALUES ('hashsize', 268435456);

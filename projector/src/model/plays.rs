@@ -1,5 +1,5 @@
-//! teal.fm plays (`fm.teal.feed.play`) and now-playing (`fm.teal.actor.status`), alpha records
-//! already normalized to the stable shape.
+//! teal.fm plays, from `fm.teal.feed.play` and `fm.teal.alpha.feed.play` records (alpha records
+//! already normalized to the stable shape).
 //!
 //! Matching a play to a plyr.fm track happens when read, so a play counts whatever order the play
 //! and the track arrive in. At apply time each play gets up to three match keys:
@@ -16,8 +16,41 @@ use rusqlite::{Transaction, params};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::apply::{ModelError, Version, sort_at};
-use crate::models::decode;
+use crate::model::descriptor::{AccountRows, Folds, Model, decode, delete_row};
+use crate::types::{ModelError, Version, sort_at};
+
+pub(crate) static MODEL: Model = Model {
+    name: "plays",
+    folds: Folds::Records { collections: &["fm.teal.feed.play", "fm.teal.alpha.feed.play"], upsert, remove },
+    tables: "
+CREATE TABLE IF NOT EXISTS plays (
+    uri                TEXT NOT NULL,
+    did                TEXT NOT NULL,
+    collection         TEXT NOT NULL,
+    track_name         TEXT NOT NULL,
+    artists            TEXT NOT NULL,
+    release_name       TEXT,
+    duration           INTEGER,
+    played_time        TEXT,
+    sort_at_us         INTEGER NOT NULL,
+    origin_uri         TEXT,
+    music_service_uri  TEXT,
+    match_uri          TEXT,
+    match_rkey         TEXT,
+    match_name         TEXT,
+    seq                INTEGER PRIMARY KEY
+);",
+    apply_indexes: "CREATE INDEX IF NOT EXISTS plays_by_actor ON plays (did, sort_at_us DESC, uri DESC);",
+    indexes: "
+CREATE INDEX IF NOT EXISTS plays_by_match_uri ON plays (match_uri) WHERE match_uri IS NOT NULL;
+CREATE INDEX IF NOT EXISTS plays_by_match_rkey ON plays (match_rkey) WHERE match_rkey IS NOT NULL;
+CREATE INDEX IF NOT EXISTS plays_by_match_name ON plays (match_name) WHERE match_name IS NOT NULL;
+CREATE INDEX IF NOT EXISTS plays_by_time ON plays (sort_at_us);",
+    account: AccountRows::BySeq { remove_all: &["DELETE FROM plays WHERE did = ?1"] },
+    finish_bulk: None,
+};
+
+const DELETE: &str = "DELETE FROM plays WHERE seq = ?1";
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -53,7 +86,12 @@ fn looks_like_rkey(s: &str) -> bool {
     s.len() == 13 && s.bytes().all(|b| b"234567abcdefghijklmnopqrstuvwxyz".contains(&b))
 }
 
-pub(crate) fn play(tx: &Transaction<'_>, v: &Version<'_>, record: &Value) -> Result<(), ModelError> {
+fn upsert<'r>(
+    tx: &Transaction<'_>,
+    v: &Version<'_>,
+    record: &'r Value,
+    _bulk: bool,
+) -> Result<Option<&'r str>, ModelError> {
     let r: Play<'_> = decode(record)?;
     let first_artist = r.artists.iter().find_map(|a| a.artist_name).unwrap_or("");
     let origin = r.origin_uri.unwrap_or("");
@@ -67,7 +105,7 @@ pub(crate) fn play(tx: &Transaction<'_>, v: &Version<'_>, record: &Value) -> Res
         Some(t) => sort_at(t, v.received_at_us)?,
         None => v.received_at_us,
     };
-    crate::models::delete_row(tx, "DELETE FROM plays WHERE seq = ?1", v.replaces)?;
+    delete_row(tx, DELETE, v.replaces)?;
     tx.prepare_cached(
         "INSERT INTO plays (uri, did, collection, track_name, artists, release_name, duration,
             played_time, sort_at_us, origin_uri, music_service_uri, match_uri, match_rkey, match_name, seq)
@@ -90,42 +128,11 @@ pub(crate) fn play(tx: &Transaction<'_>, v: &Version<'_>, record: &Value) -> Res
         match_name,
         v.seq
     ])?;
-    Ok(())
+    Ok(None)
 }
 
-#[derive(Deserialize)]
-struct Status<'a> {
-    time: Option<&'a str>,
-    expiry: Option<&'a str>,
-}
-
-pub(crate) fn status(tx: &Transaction<'_>, v: &Version<'_>, record: &Value) -> Result<(), ModelError> {
-    if v.rkey != "self" {
-        return Err(ModelError::Decode("a status record's key must be `self`".into()));
-    }
-    let r: Status<'_> = decode(record)?;
-    let expiry_us = match r.expiry {
-        Some(e) => Some(
-            e.parse::<jiff::Timestamp>()
-                .map_err(|err| ModelError::Decode(format!("expiry {e:?}: {err}")))?
-                .as_microsecond(),
-        ),
-        None => None,
-    };
-    tx.prepare_cached(
-        "INSERT OR REPLACE INTO now_playing (did, uri, time, expiry, expiry_us, item, seq)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?
-    .execute(params![
-        v.did,
-        v.uri,
-        r.time,
-        r.expiry,
-        expiry_us,
-        record.get("item").map(Value::to_string),
-        v.seq
-    ])?;
-    Ok(())
+fn remove(tx: &Transaction<'_>, _did: &str, seq: Option<i64>, _bulk: bool) -> Result<(), rusqlite::Error> {
+    delete_row(tx, DELETE, seq)
 }
 
 #[cfg(test)]
