@@ -45,8 +45,24 @@ pub(crate) enum Visibility {
     Deleted,
 }
 
-/// Statuses that hide an account's content; SQL below lists the same set.
+/// Statuses that hide an account's content.
 pub const HIDING_STATUSES: [&str; 3] = ["takendown", "suspended", "deactivated"];
+
+/// Every status whose content is not served, as an SQL list for `status IN ...`: the hiding ones and
+/// `deleted` (its rows are removed, its `actors` row stays). The query API filters every read by it.
+pub const NOT_SERVED_SQL: &str = "('takendown', 'suspended', 'deactivated', 'deleted')";
+
+#[test]
+fn the_not_served_sql_list_is_every_status_that_is_not_visible() {
+    let listed: Vec<String> = HIDING_STATUSES.iter().chain(&["deleted"]).map(|s| format!("'{s}'")).collect();
+    assert_eq!(NOT_SERVED_SQL, format!("({})", listed.join(", ")));
+    for status in HIDING_STATUSES.iter().chain(&["deleted"]) {
+        assert_ne!(visibility(status), Visibility::Visible, "{status}");
+    }
+    for status in ["active", "desynchronized", "throttled", ""] {
+        assert_eq!(visibility(status), Visibility::Visible, "{status}");
+    }
+}
 
 fn visibility(status: &str) -> Visibility {
     match status {

@@ -24,7 +24,7 @@ pub mod schema;
 mod store;
 mod types;
 
-pub use accounts::HIDING_STATUSES;
+pub use accounts::{HIDING_STATUSES, NOT_SERVED_SQL};
 pub use error::ProjectorError;
 pub use follow::follow;
 pub use incremental::Projector;

@@ -1,26 +1,34 @@
 //! Track feeds: `getTracks`, `getTrack`, `searchTracks`, `getActorLikes`.
 
-use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use axum::Json;
-use axum::extract::{Query, State};
 use rusqlite::{OptionalExtension, ToSql};
 use serde_json::{Value, json};
 
-use crate::params::{self, FeedCursor, Keyset, get};
+use crate::params::{Actor, Args, FeedCursor, Keyset};
+use crate::spec::{Period, Sort};
 use crate::views::{hidden, json_col, resolve_actor, track_view};
 use crate::{ApiError, AppState, page};
 
-type Params = Query<HashMap<String, String>>;
+impl Period {
+    /// How far back `sort=top` counts likes, in seconds.
+    fn seconds(self) -> i64 {
+        match self {
+            Period::Day => 86_400,
+            Period::Week => 7 * 86_400,
+            Period::Month => 30 * 86_400,
+            Period::All => i64::MAX / 2_000_000,
+        }
+    }
+}
 
-pub async fn get_tracks(State(state): State<AppState>, Query(q): Params) -> Result<Json<Value>, ApiError> {
-    let limit = params::limit(get(&q, "limit"))?;
-    let artist = get(&q, "artist").map(|a| params::did("artist", a)).transpose()?;
-    let album = get(&q, "album").map(|a| params::text("album", a)).transpose()?;
-    let sort = params::choice("sort", get(&q, "sort"), &["newest", "top"])?;
-    let period = params::choice("period", get(&q, "period"), &["all", "day", "week", "month"])?;
-    let cursor_raw = get(&q, "cursor").map(str::to_owned);
+pub async fn get_tracks(state: AppState, mut params: Args) -> Result<Value, ApiError> {
+    let limit = params.limit()?;
+    let artist: Option<String> = params.get("artist")?;
+    let album: Option<String> = params.get("album")?;
+    let sort: Sort = params.choice("sort")?;
+    let period: Period = params.choice("period")?;
+    let cursor = params.cursor()?;
     state
         .pool
         .run(move |conn| {
@@ -35,8 +43,8 @@ pub async fn get_tracks(State(state): State<AppState>, Query(q): Params) -> Resu
                 filters.push(format!("t.album = ?{}", args.len()));
             }
             let fetch = i64::from(limit) + 1;
-            let rows = if sort == "newest" {
-                if let Some(c) = FeedCursor::decode(cursor_raw.as_deref())? {
+            let rows = if sort == Sort::Newest {
+                if let Some(c) = cursor.map(FeedCursor::from) {
                     args.push(Box::new(c.at_us));
                     args.push(Box::new(c.uri));
                     let (a, b) = (args.len() - 1, args.len());
@@ -49,16 +57,10 @@ pub async fn get_tracks(State(state): State<AppState>, Query(q): Params) -> Resu
                 );
                 page::rows(conn, &sql, &args, page::view_at_time_and_uri)?
             } else {
-                let since = match period {
-                    "day" => 86_400,
-                    "week" => 7 * 86_400,
-                    "month" => 30 * 86_400,
-                    _ => i64::MAX / 2_000_000,
-                };
-                args.push(Box::new(crate::now_us() - since * 1_000_000));
+                args.push(Box::new(crate::now_us() - period.seconds() * 1_000_000));
                 let since_arg = args.len();
                 let mut outer = String::new();
-                if let Some(c) = Keyset::decode(cursor_raw.as_deref(), 1)? {
+                if let Some(c) = cursor {
                     args.push(Box::new(c.nums[0]));
                     args.push(Box::new(c.key));
                     let (a, b) = (args.len() - 1, args.len());
@@ -80,12 +82,10 @@ pub async fn get_tracks(State(state): State<AppState>, Query(q): Params) -> Resu
             Ok(page::finish("tracks", rows, limit))
         })
         .await
-        .map(Json)
 }
 
-pub async fn get_track(State(state): State<AppState>, Query(q): Params) -> Result<Json<Value>, ApiError> {
-    let raw = params::required(&q, "uri")?;
-    let uri = params::record_uri(raw, "fm.plyr.track")?;
+pub async fn get_track(state: AppState, mut params: Args) -> Result<Value, ApiError> {
+    let uri: String = params.need("uri")?;
     state
         .pool
         .run(move |conn| {
@@ -97,7 +97,6 @@ pub async fn get_track(State(state): State<AppState>, Query(q): Params) -> Resul
             Ok(json!({"track": track}))
         })
         .await
-        .map(Json)
 }
 
 /// Quotes every word so user input is never FTS5 syntax.
@@ -111,13 +110,13 @@ fn fts_query(q: &str) -> Option<String> {
     (!words.is_empty()).then(|| words.join(" "))
 }
 
-pub async fn search_tracks(State(state): State<AppState>, Query(q): Params) -> Result<Json<Value>, ApiError> {
-    let text = params::text("q", params::required(&q, "q")?)?;
-    let limit = params::limit(get(&q, "limit"))?;
+pub async fn search_tracks(state: AppState, mut params: Args) -> Result<Value, ApiError> {
+    let text: String = params.need("q")?;
+    let limit = params.limit()?;
     // Ranks are not stable keys (they move as the corpus changes), so search pages by offset.
-    let offset = Keyset::decode(get(&q, "cursor"), 1)?.map(|k| k.nums[0].max(0)).unwrap_or(0);
+    let offset = params.cursor()?.map(|k| k.nums[0].max(0)).unwrap_or(0);
     let Some(fts) = fts_query(&text) else {
-        return Ok(Json(json!({"tracks": []})));
+        return Ok(json!({"tracks": []}));
     };
     state
         .pool
@@ -144,16 +143,12 @@ pub async fn search_tracks(State(state): State<AppState>, Query(q): Params) -> R
             Ok(body)
         })
         .await
-        .map(Json)
 }
 
-pub async fn get_actor_likes(
-    State(state): State<AppState>,
-    Query(q): Params,
-) -> Result<Json<Value>, ApiError> {
-    let actor = params::required_actor(&q)?;
-    let limit = params::limit(get(&q, "limit"))?;
-    let (at, key) = FeedCursor::position(get(&q, "cursor"))?;
+pub async fn get_actor_likes(state: AppState, mut params: Args) -> Result<Value, ApiError> {
+    let actor: Actor = params.need("actor")?;
+    let limit = params.limit()?;
+    let (at, key) = FeedCursor::position(params.cursor()?);
     state
         .pool
         .run(move |conn| {
@@ -176,7 +171,6 @@ pub async fn get_actor_likes(
             Ok(page::finish("tracks", rows, limit))
         })
         .await
-        .map(Json)
 }
 
 #[cfg(test)]

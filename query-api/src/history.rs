@@ -1,35 +1,24 @@
 //! The moderators' view: `getRecordHistory`, `getActorHistory` (every event, hidden and deleted
 //! accounts included, oldest first), and `getStats`.
 
-use std::collections::HashMap;
-
-use axum::Json;
-use axum::extract::{Query, State};
 use rusqlite::{Connection, ToSql};
 use serde_json::{Value, json};
 
-use crate::params::{self, Keyset, get};
+use crate::params::{Actor, Args, Keyset};
 use crate::views::{hidden, resolve_actor};
 use crate::{ApiError, AppState, page};
 
-type Params = Query<HashMap<String, String>>;
-
-pub async fn get_record_history(
-    State(state): State<AppState>,
-    Query(q): Params,
-) -> Result<Json<Value>, ApiError> {
-    let raw = params::required(&q, "uri")?;
-    let uri = params::record_uri_in(raw, &["fm.plyr.", "fm.teal."], "fm.plyr.* or fm.teal.*")?;
-    history(state, &q, "a.uri", uri).await
+pub async fn get_record_history(state: AppState, mut params: Args) -> Result<Value, ApiError> {
+    let uri: String = params.need("uri")?;
+    let limit = params.limit()?;
+    let after = params.cursor()?.map(|k| k.nums[0]);
+    state.pool.run(move |conn| entries(conn, "a.uri", &uri, after, limit)).await
 }
 
-pub async fn get_actor_history(
-    State(state): State<AppState>,
-    Query(q): Params,
-) -> Result<Json<Value>, ApiError> {
-    let actor = params::required_actor(&q)?;
-    let limit = params::limit(get(&q, "limit"))?;
-    let after = Keyset::decode(get(&q, "cursor"), 1)?.map(|k| k.nums[0]);
+pub async fn get_actor_history(state: AppState, mut params: Args) -> Result<Value, ApiError> {
+    let actor: Actor = params.need("actor")?;
+    let limit = params.limit()?;
+    let after = params.cursor()?.map(|k| k.nums[0]);
     state
         .pool
         .run(move |conn| {
@@ -37,18 +26,6 @@ pub async fn get_actor_history(
             entries(conn, "a.did", &did, after, limit)
         })
         .await
-        .map(Json)
-}
-
-async fn history(
-    state: AppState,
-    q: &HashMap<String, String>,
-    column: &'static str,
-    key: String,
-) -> Result<Json<Value>, ApiError> {
-    let limit = params::limit(get(q, "limit"))?;
-    let after = Keyset::decode(get(q, "cursor"), 1)?.map(|k| k.nums[0]);
-    state.pool.run(move |conn| entries(conn, column, &key, after, limit)).await.map(Json)
 }
 
 fn entries(
@@ -121,7 +98,7 @@ fn entries(
     Ok(page::finish("entries", rows, limit))
 }
 
-pub async fn get_stats(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+pub async fn get_stats(state: AppState, _params: Args) -> Result<Value, ApiError> {
     state
         .pool
         .run(|conn| {
@@ -150,5 +127,4 @@ pub async fn get_stats(State(state): State<AppState>) -> Result<Json<Value>, Api
             Ok(row)
         })
         .await
-        .map(Json)
 }

@@ -15,10 +15,7 @@ pub async fn page() -> Html<String> {
         let params: Vec<String> = e
             .params
             .iter()
-            .map(|p| {
-                let n = p.name();
-                if e.required.contains(&n) { format!("<b>{n}</b>") } else { n.to_owned() }
-            })
+            .map(|p| if p.required { format!("<b>{}</b>", p.name) } else { p.name.to_owned() })
             .collect();
         rows.push_str(&format!(
             "<tr><td><code>{nsid}</code></td><td>{desc}</td><td>{params}</td><td><a href=\"{ex}\"><code>{ex}</code></a></td></tr>\n",

@@ -25,8 +25,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
-use axum::routing::get;
+use axum::extract::{Query, State};
+use axum::routing::{MethodRouter, get};
+use axum::{Json, Router};
 use tokio::net::TcpListener;
 
 pub use error::ApiError;
@@ -110,29 +111,31 @@ fn pool_size() -> usize {
 }
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/", get(index::page))
-        .route("/health", get(health))
-        .route("/metrics", get(middleware::metrics))
-        .route("/openapi.json", get(index::openapi))
-        .route("/xrpc/fm.reprise.getTracks", get(feeds::get_tracks))
-        .route("/xrpc/fm.reprise.getTrack", get(feeds::get_track))
-        .route("/xrpc/fm.reprise.searchTracks", get(feeds::search_tracks))
-        .route("/xrpc/fm.reprise.getActorLikes", get(feeds::get_actor_likes))
-        .route("/xrpc/fm.reprise.getLikes", get(social::get_likes))
-        .route("/xrpc/fm.reprise.getComments", get(social::get_comments))
-        .route("/xrpc/fm.reprise.getActivity", get(social::get_activity))
-        .route("/xrpc/fm.reprise.getArtist", get(social::get_artist))
-        .route("/xrpc/fm.reprise.getLists", get(lists::get_lists))
-        .route("/xrpc/fm.reprise.getList", get(lists::get_list))
-        .route("/xrpc/fm.reprise.getPlays", get(lists::get_plays))
-        .route("/xrpc/fm.reprise.getNowPlaying", get(lists::get_now_playing))
-        .route("/xrpc/fm.reprise.getRecordHistory", get(history::get_record_history))
-        .route("/xrpc/fm.reprise.getActorHistory", get(history::get_actor_history))
-        .route("/xrpc/fm.reprise.getStats", get(history::get_stats))
+    routes()
+        .into_iter()
+        .fold(Router::new(), |r, (path, handler)| r.route(&path, handler))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::around))
         .with_state(state)
+}
+
+/// Every route: the fixed pages, then one per row of the spec table, answered by that row's handler
+/// with the parameters `params.rs` parsed from that row.
+fn routes() -> Vec<(String, MethodRouter<AppState>)> {
+    let mut routes: Vec<(String, MethodRouter<AppState>)> = vec![
+        ("/".into(), get(index::page)),
+        ("/health".into(), get(health)),
+        ("/metrics".into(), get(middleware::metrics)),
+        ("/openapi.json".into(), get(index::openapi)),
+    ];
+    for e in spec::ENDPOINTS {
+        let answer = move |State(state): State<AppState>, Query(query): Query<Vec<(String, String)>>| async move {
+            let args = params::parse(e, &query)?;
+            (e.handler)(state, args).await.map(Json)
+        };
+        routes.push((e.path(), get(answer)));
+    }
+    routes
 }
 
 /// Serves until `shutdown` resolves, then lets in-flight requests finish.
@@ -155,3 +158,23 @@ async fn not_found() -> ApiError {
 }
 
 pub(crate) use reprise_ingest::now_us;
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    /// The router's XRPC routes are exactly the spec table's rows, each once; the other routes are
+    /// the fixed pages.
+    #[test]
+    fn the_routes_are_the_table() {
+        let paths: Vec<String> = super::routes().into_iter().map(|(p, _)| p).collect();
+        let xrpc: BTreeSet<&str> =
+            paths.iter().map(String::as_str).filter(|p| p.starts_with("/xrpc/")).collect();
+        let rows: Vec<String> = super::spec::ENDPOINTS.iter().map(|e| e.path()).collect();
+        assert_eq!(xrpc, rows.iter().map(String::as_str).collect::<BTreeSet<_>>());
+        assert_eq!(xrpc.len(), rows.len(), "a row routed twice");
+        let fixed: Vec<&str> =
+            paths.iter().map(String::as_str).filter(|p| !p.starts_with("/xrpc/")).collect();
+        assert_eq!(fixed, ["/", "/health", "/metrics", "/openapi.json"]);
+    }
+}

@@ -1,17 +1,12 @@
 //! Lists and plays: `getLists`, `getList`, `getPlays`, `getNowPlaying`.
 
-use std::collections::HashMap;
-
-use axum::Json;
-use axum::extract::{Query, State};
 use rusqlite::{OptionalExtension, ToSql};
 use serde_json::{Value, json};
 
-use crate::params::{self, FeedCursor, get};
+use crate::params::{Actor, Args, FeedCursor};
+use crate::spec::{Choice, ListType};
 use crate::views::{actor_ref, hidden, json_col, resolve_actor, track_view};
 use crate::{ApiError, AppState, page};
-
-type Params = Query<HashMap<String, String>>;
 
 fn list_view() -> String {
     format!(
@@ -21,11 +16,11 @@ fn list_view() -> String {
     )
 }
 
-pub async fn get_lists(State(state): State<AppState>, Query(q): Params) -> Result<Json<Value>, ApiError> {
-    let actor = params::required_actor(&q)?;
-    let list_type = params::choice("listType", get(&q, "listType"), &["any", "playlist", "album", "liked"])?;
-    let limit = params::limit(get(&q, "limit"))?;
-    let (at, key) = FeedCursor::position(get(&q, "cursor"))?;
+pub async fn get_lists(state: AppState, mut params: Args) -> Result<Value, ApiError> {
+    let actor: Actor = params.need("actor")?;
+    let list_type: ListType = params.choice("listType")?;
+    let limit = params.limit()?;
+    let (at, key) = FeedCursor::position(params.cursor()?);
     state
         .pool
         .run(move |conn| {
@@ -40,7 +35,7 @@ pub async fn get_lists(State(state): State<AppState>, Query(q): Params) -> Resul
             );
             let args: Vec<Box<dyn ToSql + Send>> = vec![
                 Box::new(did),
-                Box::new(list_type),
+                Box::new(list_type.value()),
                 Box::new(at),
                 Box::new(key),
                 Box::new(i64::from(limit) + 1),
@@ -49,11 +44,10 @@ pub async fn get_lists(State(state): State<AppState>, Query(q): Params) -> Resul
             Ok(page::finish("lists", rows, limit))
         })
         .await
-        .map(Json)
 }
 
-pub async fn get_list(State(state): State<AppState>, Query(q): Params) -> Result<Json<Value>, ApiError> {
-    let uri = params::record_uri(params::required(&q, "uri")?, "fm.plyr.list")?;
+pub async fn get_list(state: AppState, mut params: Args) -> Result<Value, ApiError> {
+    let uri: String = params.need("uri")?;
     state
         .pool
         .run(move |conn| {
@@ -87,17 +81,14 @@ pub async fn get_list(State(state): State<AppState>, Query(q): Params) -> Result
             Ok(json!({"list": list, "items": items}))
         })
         .await
-        .map(Json)
 }
 
-pub async fn get_plays(State(state): State<AppState>, Query(q): Params) -> Result<Json<Value>, ApiError> {
-    let actor = get(&q, "actor").map(|a| params::actor("actor", a)).transpose()?;
-    let track = get(&q, "track").map(|t| params::record_uri(t, "fm.plyr.track")).transpose()?;
-    if actor.is_some() == track.is_some() {
-        return Err(ApiError::invalid("give exactly one of actor and track"));
-    }
-    let limit = params::limit(get(&q, "limit"))?;
-    let (at, key) = FeedCursor::position(get(&q, "cursor"))?;
+pub async fn get_plays(state: AppState, mut params: Args) -> Result<Value, ApiError> {
+    // The row's rule has made sure exactly one of the two is given.
+    let actor: Option<Actor> = params.get("actor")?;
+    let track: Option<String> = params.get("track")?;
+    let limit = params.limit()?;
+    let (at, key) = FeedCursor::position(params.cursor()?);
     state
         .pool
         .run(move |conn| {
@@ -109,7 +100,7 @@ pub async fn get_plays(State(state): State<AppState>, Query(q): Params) -> Resul
                         .into(),
                     t,
                 ),
-                (None, None) => unreachable!("checked above"),
+                (None, None) => return Err(ApiError::internal("getPlays without actor or track")),
             };
             let sql = format!(
                 "SELECT json_object('uri', p.uri, 'actor', json({actor}), 'trackName', p.track_name, 'artists', json(p.artists),
@@ -126,14 +117,10 @@ pub async fn get_plays(State(state): State<AppState>, Query(q): Params) -> Resul
             Ok(page::finish("plays", rows, limit))
         })
         .await
-        .map(Json)
 }
 
-pub async fn get_now_playing(
-    State(state): State<AppState>,
-    Query(q): Params,
-) -> Result<Json<Value>, ApiError> {
-    let actor = params::required_actor(&q)?;
+pub async fn get_now_playing(state: AppState, mut params: Args) -> Result<Value, ApiError> {
+    let actor: Actor = params.need("actor")?;
     state
         .pool
         .run(move |conn| {
@@ -150,5 +137,4 @@ pub async fn get_now_playing(
             })
         })
         .await
-        .map(Json)
 }

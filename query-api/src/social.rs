@@ -1,26 +1,16 @@
 //! Who liked and said what: `getLikes`, `getComments`, `getActivity`, `getArtist`.
 
-use std::collections::HashMap;
-
-use axum::Json;
-use axum::extract::{Query, State};
 use rusqlite::{OptionalExtension, ToSql};
 use serde_json::{Value, json};
 
-use crate::params::{self, FeedCursor, Keyset, get};
+use crate::params::{Actor, Args, FeedCursor, Keyset};
 use crate::views::{actor_ref, artist_view, hidden, json_col, resolve_actor};
 use crate::{ApiError, AppState, page};
 
-type Params = Query<HashMap<String, String>>;
-
-fn track_uri(q: &HashMap<String, String>) -> Result<String, ApiError> {
-    params::record_uri(params::required(q, "uri")?, "fm.plyr.track")
-}
-
-pub async fn get_likes(State(state): State<AppState>, Query(q): Params) -> Result<Json<Value>, ApiError> {
-    let uri = track_uri(&q)?;
-    let limit = params::limit(get(&q, "limit"))?;
-    let (at, key) = FeedCursor::position(get(&q, "cursor"))?;
+pub async fn get_likes(state: AppState, mut params: Args) -> Result<Value, ApiError> {
+    let uri: String = params.need("uri")?;
+    let limit = params.limit()?;
+    let (at, key) = FeedCursor::position(params.cursor()?);
     state
         .pool
         .run(move |conn| {
@@ -40,13 +30,12 @@ pub async fn get_likes(State(state): State<AppState>, Query(q): Params) -> Resul
             Ok(page::finish("likes", rows, limit))
         })
         .await
-        .map(Json)
 }
 
-pub async fn get_comments(State(state): State<AppState>, Query(q): Params) -> Result<Json<Value>, ApiError> {
-    let uri = track_uri(&q)?;
-    let limit = params::limit(get(&q, "limit"))?;
-    let (ts, at, key) = match Keyset::decode(get(&q, "cursor"), 2)? {
+pub async fn get_comments(state: AppState, mut params: Args) -> Result<Value, ApiError> {
+    let uri: String = params.need("uri")?;
+    let limit = params.limit()?;
+    let (ts, at, key) = match params.cursor()? {
         Some(k) => (k.nums[0], k.nums[1], k.key),
         None => (i64::MIN, i64::MIN, String::new()),
     };
@@ -71,12 +60,11 @@ pub async fn get_comments(State(state): State<AppState>, Query(q): Params) -> Re
             Ok(page::finish("comments", rows, limit))
         })
         .await
-        .map(Json)
 }
 
-pub async fn get_activity(State(state): State<AppState>, Query(q): Params) -> Result<Json<Value>, ApiError> {
-    let limit = params::limit(get(&q, "limit"))?;
-    let (at, key) = FeedCursor::position(get(&q, "cursor"))?;
+pub async fn get_activity(state: AppState, mut params: Args) -> Result<Value, ApiError> {
+    let limit = params.limit()?;
+    let (at, key) = FeedCursor::position(params.cursor()?);
     state
         .pool
         .run(move |conn| {
@@ -109,11 +97,10 @@ pub async fn get_activity(State(state): State<AppState>, Query(q): Params) -> Re
             Ok(page::finish("events", rows, limit))
         })
         .await
-        .map(Json)
 }
 
-pub async fn get_artist(State(state): State<AppState>, Query(q): Params) -> Result<Json<Value>, ApiError> {
-    let actor = params::required_actor(&q)?;
+pub async fn get_artist(state: AppState, mut params: Args) -> Result<Value, ApiError> {
+    let actor: Actor = params.need("actor")?;
     state
         .pool
         .run(move |conn| {
@@ -124,5 +111,4 @@ pub async fn get_artist(State(state): State<AppState>, Query(q): Params) -> Resu
             Ok(json!({"artist": artist}))
         })
         .await
-        .map(Json)
 }

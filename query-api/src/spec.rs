@@ -1,105 +1,150 @@
-//! The API's definition, in one place: every XRPC query, its parameters and its output. The
-//! `fm.reprise.*` lexicons in `lexicons/schemas/fm/reprise/` are generated from this table (a test
-//! keeps them in step), `/openapi.json` is generated from it and the view definitions, and `/`
-//! lists it.
+//! The API's definition, in one place: every XRPC query, its parameters, its output and the function
+//! that answers it. The router is built by iterating this table, `params.rs` parses each request's
+//! parameters from its row, and the `fm.reprise.*` lexicons in `lexicons/schemas/fm/reprise/` (a test
+//! keeps them in step), `/openapi.json` and the `/` page are generated from it (`spec/docs.rs`).
 
-use serde_json::{Map, Value, json};
+mod docs;
 
-/// A query parameter and its constraints.
+use std::future::Future;
+use std::pin::Pin;
+
+use serde_json::Value;
+
+pub use docs::{DEFS, lexicon, openapi};
+
+use crate::params::Args;
+use crate::{ApiError, AppState, feeds, history, lists, social};
+
+/// A query parameter: its name, what it accepts, and whether the query needs it. Rows build them
+/// with the constructors below; `params.rs` parses each kind into its typed value.
 #[derive(Debug, Clone, Copy)]
-pub enum Param {
+pub struct Param {
+    pub name: &'static str,
+    pub kind: Kind,
+    /// Refused with 400 when absent.
+    pub required: bool,
+}
+
+/// What a parameter accepts. A new kind is a variant here, its lexicon and OpenAPI schema in
+/// `spec/docs.rs`, and its parsing and typed value in `params.rs`.
+#[derive(Debug, Clone, Copy)]
+pub enum Kind {
+    /// The page size: 1..=100, 50 when absent.
     Limit,
-    Cursor,
+    /// An opaque position from a previous page: `ints` integers and a text key (what the handler's
+    /// query orders by). Parsed after every other parameter, as it continues the list they describe.
+    Cursor { ints: usize },
     /// A DID.
-    Did(&'static str, &'static str),
+    Did { doc: &'static str },
     /// A DID or a handle.
-    Actor(&'static str),
-    /// An AT-URI of a record in the given collection.
-    Uri(&'static str, &'static str),
-    /// One of the listed values; the first is the default.
-    Choice(&'static str, &'static [&'static str], &'static str),
-    /// Free text of 1..=200 characters.
-    Text(&'static str, &'static str),
+    Actor,
+    /// An AT-URI of one record of `collection`; `fm.plyr.* or fm.teal.*` names collections by prefix.
+    Uri { collection: &'static str },
+    /// One of `values` (a `Choice` type's); the first is the default.
+    Choice { values: &'static [&'static str], doc: &'static str },
+    /// Free text of 1..=200 characters, not all whitespace.
+    Text { doc: &'static str },
 }
 
 impl Param {
-    pub fn name(self) -> &'static str {
-        match self {
-            Param::Limit => "limit",
-            Param::Cursor => "cursor",
-            Param::Did(n, _)
-            | Param::Actor(n)
-            | Param::Uri(n, _)
-            | Param::Choice(n, _, _)
-            | Param::Text(n, _) => n,
-        }
+    const fn new(name: &'static str, kind: Kind) -> Param {
+        Param { name, kind, required: false }
     }
 
-    fn lexicon(self) -> Value {
+    pub const LIMIT: Param = Param::new("limit", Kind::Limit);
+
+    /// A cursor carrying `ints` integers besides its text key.
+    pub const fn cursor(ints: usize) -> Param {
+        Param::new("cursor", Kind::Cursor { ints })
+    }
+
+    pub const fn did(name: &'static str, doc: &'static str) -> Param {
+        Param::new(name, Kind::Did { doc })
+    }
+
+    pub const fn actor(name: &'static str) -> Param {
+        Param::new(name, Kind::Actor)
+    }
+
+    pub const fn uri(name: &'static str, collection: &'static str) -> Param {
+        Param::new(name, Kind::Uri { collection })
+    }
+
+    pub const fn choice<C: Choice>(name: &'static str, doc: &'static str) -> Param {
+        Param::new(name, Kind::Choice { values: C::VALUES, doc })
+    }
+
+    pub const fn text(name: &'static str, doc: &'static str) -> Param {
+        Param::new(name, Kind::Text { doc })
+    }
+
+    /// The same parameter, refused when absent.
+    pub const fn required(self) -> Param {
+        Param { required: true, ..self }
+    }
+}
+
+/// A closed set of values for a `Kind::Choice` parameter, as a Rust enum, so a handler matches on
+/// variants and never restates the strings. Declare one with `choice!`.
+pub trait Choice: Copy + PartialEq + 'static {
+    /// The values clients send, the default first.
+    const VALUES: &'static [&'static str];
+    /// The variants, in the order of `VALUES`.
+    const ALL: &'static [Self];
+
+    /// The value clients send for this variant.
+    fn value(self) -> &'static str {
+        Self::ALL.iter().position(|c| *c == self).map_or(Self::VALUES[0], |i| Self::VALUES[i])
+    }
+}
+
+/// Declares an enum and its `Choice` values: `choice!(Name { Variant = "value", ... })`.
+macro_rules! choice {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $value:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum $name { $($variant),+ }
+
+        impl Choice for $name {
+            const VALUES: &'static [&'static str] = &[$($value),+];
+            const ALL: &'static [Self] = &[$($name::$variant),+];
+        }
+    };
+}
+
+choice!(
+    /// getTracks' order.
+    Sort { Newest = "newest", Top = "top" }
+);
+choice!(
+    /// The window getTracks' `sort=top` counts likes in.
+    Period { All = "all", Day = "day", Week = "week", Month = "month" }
+);
+choice!(
+    /// getLists' filter on the list type (`any`: no filter).
+    ListType { Any = "any", Playlist = "playlist", Album = "album", Liked = "liked" }
+);
+
+/// A check across parameters, made as soon as the parameters it names are parsed.
+#[derive(Debug, Clone, Copy)]
+pub enum Rule {
+    /// Exactly one of these parameters is given.
+    ExactlyOne(&'static [&'static str]),
+}
+
+impl Rule {
+    /// The parameters it is about.
+    pub fn names(self) -> &'static [&'static str] {
         match self {
-            Param::Limit => json!({"type": "integer", "minimum": 1, "maximum": 100, "default": 50}),
-            Param::Cursor => json!({"type": "string", "minLength": 1,
-                "description": "Opaque: pass back the previous page's cursor."}),
-            Param::Did(_, d) => json!({"type": "string", "format": "did", "description": d}),
-            Param::Actor(_) => {
-                json!({"type": "string", "format": "at-identifier", "description": "A DID or a handle."})
-            }
-            Param::Uri(_, c) => {
-                json!({"type": "string", "format": "at-uri", "description": format!("An {c} record.")})
-            }
-            // A closed set: any other value is refused with 400, so `enum`, not `knownValues`.
-            Param::Choice(_, values, d) => {
-                json!({"type": "string", "enum": values, "default": values[0], "description": d})
-            }
-            Param::Text(_, d) => {
-                json!({"type": "string", "minLength": 1, "maxLength": 200, "description": d})
-            }
+            Rule::ExactlyOne(names) => names,
         }
     }
 }
 
-/// The syntax `params.rs` accepts, as ECMA/Python regular expressions, so the OpenAPI document
-/// (and the fuzzer reading it) knows exactly which values are valid. Keep the two in step: the
-/// fuzz step of `scripts/test` sends values generated from these patterns and fails on a 500.
-const DID_PATTERN: &str = "did:[a-z]+:[a-zA-Z0-9._:%-]*[a-zA-Z0-9._-]";
-const HANDLE_PATTERN: &str =
-    "@?([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\\.)+[a-zA-Z]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?";
-const RKEY_PATTERN: &str = "(?!\\.{1,2}$)[a-zA-Z0-9._:~-]{1,512}";
-
-impl Param {
-    /// The JSON Schema of this parameter for OpenAPI: the lexicon's constraints plus the exact
-    /// syntax of DIDs, handles and AT-URIs, which lexicon formats only name.
-    pub fn openapi_schema(self) -> Value {
-        let mut s = self.lexicon();
-        if let Some(o) = s.as_object_mut() {
-            o.remove("format");
-        }
-        match self {
-            Param::Did(..) => {
-                s["pattern"] = json!(format!("^{DID_PATTERN}$"));
-                s["maxLength"] = json!(2048);
-            }
-            Param::Actor(_) => {
-                s["pattern"] = json!(format!("^({DID_PATTERN}|{HANDLE_PATTERN})$"));
-                s["maxLength"] = json!(2048);
-            }
-            Param::Uri(_, collection) => {
-                let coll = if collection.contains('*') {
-                    "fm\\.(plyr|teal)\\.[^/]+".to_owned()
-                } else {
-                    collection.replace('.', "\\.")
-                };
-                s["pattern"] = json!(format!("^at://{DID_PATTERN}/{coll}/{RKEY_PATTERN}$"));
-            }
-            // Whitespace alone is refused too.
-            Param::Text(..) => s["pattern"] = json!("\\S"),
-            // Unpadded base64url; any other content is refused as malformed.
-            Param::Cursor => s["pattern"] = json!("^[A-Za-z0-9_-]+$"),
-            Param::Limit | Param::Choice(..) => {}
-        }
-        s
-    }
-}
+/// What a handler returns: the response body, or the error to answer with.
+pub(crate) type Reply = Pin<Box<dyn Future<Output = Result<Value, ApiError>> + Send>>;
+/// Answers one request whose parameters `params.rs` has parsed from the row's `params`.
+pub(crate) type Handler = fn(AppState, Args) -> Reply;
 
 /// One XRPC query.
 #[derive(Debug)]
@@ -107,10 +152,18 @@ pub struct Endpoint {
     pub nsid: &'static str,
     pub description: &'static str,
     pub params: &'static [Param],
-    pub required: &'static [&'static str],
+    pub rules: &'static [Rule],
     /// Output properties: name, lexicon type (a `#view` ref, `[#view]` for arrays, or a plain type).
     pub output: &'static [(&'static str, &'static str)],
     pub example: &'static str,
+    pub(crate) handler: Handler,
+}
+
+impl Endpoint {
+    /// Where the router serves it.
+    pub fn path(&self) -> String {
+        format!("/xrpc/{}", self.nsid)
+    }
 }
 
 const TRACK: &str = "fm.plyr.track";
@@ -120,107 +173,118 @@ pub const ENDPOINTS: &[Endpoint] = &[
         nsid: "fm.reprise.getTracks",
         description: "Tracks, newest first or most liked over a period, optionally by one artist or album.",
         params: &[
-            Param::Limit,
-            Param::Cursor,
-            Param::Did("artist", "Only this artist's tracks."),
-            Param::Text("album", "Only tracks whose album field is exactly this."),
-            Param::Choice("sort", &["newest", "top"], "top: most likes received in the period."),
-            Param::Choice("period", &["all", "day", "week", "month"], "For sort=top."),
+            Param::LIMIT,
+            Param::cursor(1),
+            Param::did("artist", "Only this artist's tracks."),
+            Param::text("album", "Only tracks whose album field is exactly this."),
+            Param::choice::<Sort>("sort", "top: most likes received in the period."),
+            Param::choice::<Period>("period", "For sort=top."),
         ],
-        required: &[],
+        rules: &[],
         output: &[("tracks", "[#trackView]"), ("cursor", "string")],
         example: "/xrpc/fm.reprise.getTracks?limit=10",
+        handler: |s, a| Box::pin(feeds::get_tracks(s, a)),
     },
     Endpoint {
         nsid: "fm.reprise.getTrack",
         description: "One track with its artist and counts.",
-        params: &[Param::Uri("uri", TRACK)],
-        required: &["uri"],
+        params: &[Param::uri("uri", TRACK).required()],
+        rules: &[],
         output: &[("track", "#trackView")],
         example: "/xrpc/fm.reprise.getTrack?uri=at://did:plc:.../fm.plyr.track/...",
+        handler: |s, a| Box::pin(feeds::get_track(s, a)),
     },
     Endpoint {
         nsid: "fm.reprise.searchTracks",
         description: "Full-text search over title, artist, album and description, best match first.",
-        params: &[Param::Text("q", "Words to search for."), Param::Limit, Param::Cursor],
-        required: &["q"],
+        params: &[Param::text("q", "Words to search for.").required(), Param::LIMIT, Param::cursor(1)],
+        rules: &[],
         output: &[("tracks", "[#trackView]"), ("cursor", "string")],
         example: "/xrpc/fm.reprise.searchTracks?q=bloom",
+        handler: |s, a| Box::pin(feeds::search_tracks(s, a)),
     },
     Endpoint {
         nsid: "fm.reprise.getLikes",
         description: "Who liked a track, newest first, one entry per liker.",
-        params: &[Param::Uri("uri", TRACK), Param::Limit, Param::Cursor],
-        required: &["uri"],
+        params: &[Param::uri("uri", TRACK).required(), Param::LIMIT, Param::cursor(1)],
+        rules: &[],
         output: &[("likes", "[#likeView]"), ("cursor", "string")],
         example: "/xrpc/fm.reprise.getLikes?uri=at://...",
+        handler: |s, a| Box::pin(social::get_likes(s, a)),
     },
     Endpoint {
         nsid: "fm.reprise.getComments",
         description: "A track's comments by playback position (timestampMs), then creation time.",
-        params: &[Param::Uri("uri", TRACK), Param::Limit, Param::Cursor],
-        required: &["uri"],
+        params: &[Param::uri("uri", TRACK).required(), Param::LIMIT, Param::cursor(2)],
+        rules: &[],
         output: &[("comments", "[#commentView]"), ("cursor", "string")],
         example: "/xrpc/fm.reprise.getComments?uri=at://...",
+        handler: |s, a| Box::pin(social::get_comments(s, a)),
     },
     Endpoint {
         nsid: "fm.reprise.getArtist",
         description: "An artist: handle, profile, account status and counts.",
-        params: &[Param::Actor("actor")],
-        required: &["actor"],
+        params: &[Param::actor("actor").required()],
+        rules: &[],
         output: &[("artist", "#artistView")],
         example: "/xrpc/fm.reprise.getArtist?actor=did:plc:...",
+        handler: |s, a| Box::pin(social::get_artist(s, a)),
     },
     Endpoint {
         nsid: "fm.reprise.getActorLikes",
         description: "Tracks an actor liked, most recently liked first.",
-        params: &[Param::Actor("actor"), Param::Limit, Param::Cursor],
-        required: &["actor"],
+        params: &[Param::actor("actor").required(), Param::LIMIT, Param::cursor(1)],
+        rules: &[],
         output: &[("tracks", "[#trackView]"), ("cursor", "string")],
         example: "/xrpc/fm.reprise.getActorLikes?actor=did:plc:...",
+        handler: |s, a| Box::pin(feeds::get_actor_likes(s, a)),
     },
     Endpoint {
         nsid: "fm.reprise.getLists",
         description: "An actor's lists (playlists, albums, liked), newest first.",
         params: &[
-            Param::Actor("actor"),
-            Param::Choice("listType", &["any", "playlist", "album", "liked"], "Only lists of this type."),
-            Param::Limit,
-            Param::Cursor,
+            Param::actor("actor").required(),
+            Param::choice::<ListType>("listType", "Only lists of this type."),
+            Param::LIMIT,
+            Param::cursor(1),
         ],
-        required: &["actor"],
+        rules: &[],
         output: &[("lists", "[#listView]"), ("cursor", "string")],
         example: "/xrpc/fm.reprise.getLists?actor=did:plc:...&listType=album",
+        handler: |s, a| Box::pin(lists::get_lists(s, a)),
     },
     Endpoint {
         nsid: "fm.reprise.getList",
         description: "One list and its items in record order, each resolved to its track or marked missing.",
-        params: &[Param::Uri("uri", "fm.plyr.list")],
-        required: &["uri"],
+        params: &[Param::uri("uri", "fm.plyr.list").required()],
+        rules: &[],
         output: &[("list", "#listView"), ("items", "[#listItemView]")],
         example: "/xrpc/fm.reprise.getList?uri=at://.../fm.plyr.list/...",
+        handler: |s, a| Box::pin(lists::get_list(s, a)),
     },
     Endpoint {
         nsid: "fm.reprise.getPlays",
         description: "Plays (teal.fm scrobbles) by an actor or of a track, newest first. Give exactly one of actor and track.",
-        params: &[Param::Actor("actor"), Param::Uri("track", TRACK), Param::Limit, Param::Cursor],
-        required: &[],
+        params: &[Param::actor("actor"), Param::uri("track", TRACK), Param::LIMIT, Param::cursor(1)],
+        rules: &[Rule::ExactlyOne(&["actor", "track"])],
         output: &[("plays", "[#playView]"), ("cursor", "string")],
         example: "/xrpc/fm.reprise.getPlays?actor=did:plc:...",
+        handler: |s, a| Box::pin(lists::get_plays(s, a)),
     },
     Endpoint {
         nsid: "fm.reprise.getNowPlaying",
         description: "What an actor is playing now; an empty object when nothing is, or the status expired.",
-        params: &[Param::Actor("actor")],
-        required: &["actor"],
+        params: &[Param::actor("actor").required()],
+        rules: &[],
         output: &[("status", "#statusView")],
         example: "/xrpc/fm.reprise.getNowPlaying?actor=did:plc:...",
+        handler: |s, a| Box::pin(lists::get_now_playing(s, a)),
     },
     Endpoint {
         nsid: "fm.reprise.getStats",
         description: "Totals over visible content, the size of the log and how far behind ingest and projection are.",
         params: &[],
-        required: &[],
+        rules: &[],
         output: &[
             ("tracks", "integer"),
             ("artists", "integer"),
@@ -233,150 +297,78 @@ pub const ENDPOINTS: &[Endpoint] = &[
             ("ingestLagSeconds", "integer"),
         ],
         example: "/xrpc/fm.reprise.getStats",
+        handler: |s, a| Box::pin(history::get_stats(s, a)),
     },
     Endpoint {
         nsid: "fm.reprise.getActivity",
         description: "Newest activity: tracks published, likes, comments, list changes.",
-        params: &[Param::Limit, Param::Cursor],
-        required: &[],
+        params: &[Param::LIMIT, Param::cursor(1)],
+        rules: &[],
         output: &[("events", "[#activityView]"), ("cursor", "string")],
         example: "/xrpc/fm.reprise.getActivity?limit=20",
+        handler: |s, a| Box::pin(social::get_activity(s, a)),
     },
     Endpoint {
         nsid: "fm.reprise.getRecordHistory",
         description: "Every event that touched a record, oldest first, with what reprise did with it and why (hidden and deleted accounts included).",
-        params: &[Param::Uri("uri", "fm.plyr.* or fm.teal.*"), Param::Limit, Param::Cursor],
-        required: &["uri"],
+        params: &[Param::uri("uri", "fm.plyr.* or fm.teal.*").required(), Param::LIMIT, Param::cursor(1)],
+        rules: &[],
         output: &[("entries", "[#historyEntry]"), ("cursor", "string")],
         example: "/xrpc/fm.reprise.getRecordHistory?uri=at://...",
+        handler: |s, a| Box::pin(history::get_record_history(s, a)),
     },
     Endpoint {
         nsid: "fm.reprise.getActorHistory",
         description: "Every event that touched an account or its records, oldest first.",
-        params: &[Param::Actor("actor"), Param::Limit, Param::Cursor],
-        required: &["actor"],
+        params: &[Param::actor("actor").required(), Param::LIMIT, Param::cursor(1)],
+        rules: &[],
         output: &[("entries", "[#historyEntry]"), ("cursor", "string")],
         example: "/xrpc/fm.reprise.getActorHistory?actor=did:plc:...",
+        handler: |s, a| Box::pin(history::get_actor_history(s, a)),
     },
 ];
 
-fn output_type(t: &str) -> Value {
-    if let Some(inner) = t.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
-        return json!({"type": "array", "items": output_type(inner)});
-    }
-    match t.strip_prefix('#') {
-        Some(view) => json!({"type": "ref", "ref": format!("fm.reprise.defs#{view}")}),
-        None => json!({"type": t}),
-    }
-}
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
 
-/// The lexicon document of one endpoint.
-pub fn lexicon(e: &Endpoint) -> Value {
-    let props: Map<String, Value> = e.params.iter().map(|p| (p.name().to_owned(), p.lexicon())).collect();
-    let out: Map<String, Value> = e.output.iter().map(|(n, t)| ((*n).to_owned(), output_type(t))).collect();
-    let out_required: Vec<&str> =
-        e.output.iter().map(|(n, _)| *n).filter(|n| *n != "cursor" && *n != "status").collect();
-    let mut params = json!({"type": "params", "properties": props});
-    if !e.required.is_empty() {
-        params["required"] = json!(e.required);
-    }
-    json!({
-        "lexicon": 1,
-        "id": e.nsid,
-        "defs": {"main": {
-            "type": "query",
-            "description": e.description,
-            "parameters": params,
-            "output": {"encoding": "application/json",
-                       "schema": {"type": "object", "required": out_required, "properties": out}},
-            "errors": [{"name": "InvalidRequest"}, {"name": "NotFound"}]
-        }}
-    })
-}
+    use super::*;
 
-/// The view definitions (`fm.reprise.defs`), shared by the lexicons and the OpenAPI document.
-pub const DEFS: &str = include_str!("../../lexicons/schemas/fm/reprise/defs.json");
-
-/// Converts a lexicon type to JSON Schema for OpenAPI.
-fn schema_of(v: &Value) -> Value {
-    match v["type"].as_str().unwrap_or("") {
-        "object" => {
-            let props: Map<String, Value> = v["properties"]
-                .as_object()
-                .map(|m| m.iter().map(|(k, p)| (k.clone(), schema_of(p))).collect())
-                .unwrap_or_default();
-            let mut s = json!({"type": "object", "properties": props});
-            if let Some(r) = v.get("required") {
-                s["required"] = r.clone();
+    /// What `params.rs` relies on: names unique per row, rules naming the row's own parameters (not the
+    /// cursor, which is parsed last), at least one value per choice, a cursor with at least one integer.
+    #[test]
+    fn every_row_is_well_formed() {
+        let mut nsids = HashSet::new();
+        for e in ENDPOINTS {
+            assert!(nsids.insert(e.nsid), "{} twice", e.nsid);
+            assert!(e.nsid.starts_with("fm.reprise.") && e.example.starts_with(&e.path()), "{}", e.nsid);
+            let mut names = HashSet::new();
+            for p in e.params {
+                assert!(names.insert(p.name), "{}: {} twice", e.nsid, p.name);
+                match p.kind {
+                    Kind::Limit => assert_eq!(p.name, "limit"),
+                    Kind::Cursor { ints } => assert!(p.name == "cursor" && ints >= 1, "{}", e.nsid),
+                    Kind::Choice { values, .. } => assert!(!values.is_empty(), "{}: {}", e.nsid, p.name),
+                    _ => {}
+                }
             }
-            s
-        }
-        "array" => json!({"type": "array", "items": schema_of(&v["items"])}),
-        "ref" => {
-            let r = v["ref"].as_str().unwrap_or("");
-            match r.rsplit_once('#') {
-                Some((_, name)) => json!({"$ref": format!("#/components/schemas/{name}")}),
-                None => {
-                    json!({"type": "object", "properties": {"uri": {"type": "string"}, "cid": {"type": "string"}}})
+            for rule in e.rules {
+                let named = rule.names();
+                assert!(named.len() >= 2, "{}: {rule:?}", e.nsid);
+                for n in named {
+                    let p = e.params.iter().find(|p| p.name == *n);
+                    let p = p.unwrap_or_else(|| panic!("{}: {rule:?} names no parameter {n}", e.nsid));
+                    assert!(!p.required && !matches!(p.kind, Kind::Cursor { .. }), "{}: {n}", e.nsid);
                 }
             }
         }
-        "unknown" => json!({}),
-        t @ ("string" | "integer" | "boolean") => {
-            let mut s = json!({"type": t});
-            for key in ["minimum", "maximum", "minLength", "maxLength", "default", "enum", "description"] {
-                if let Some(x) = v.get(key) {
-                    s[key] = x.clone();
-                }
-            }
-            s
-        }
-        _ => json!({}),
     }
-}
 
-/// The OpenAPI 3.0 document for every endpoint.
-pub fn openapi() -> Value {
-    let defs: Value = serde_json::from_str(DEFS).unwrap_or_default();
-    let schemas: Map<String, Value> = defs["defs"]
-        .as_object()
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), schema_of(v))).collect())
-        .unwrap_or_default();
-    let error = json!({"description": "XRPC error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
-    let mut paths = Map::new();
-    for e in ENDPOINTS {
-        let lex = lexicon(e);
-        let main = &lex["defs"]["main"];
-        let params: Vec<Value> = e
-            .params
-            .iter()
-            .map(|p| {
-                let name = p.name();
-                json!({"name": name, "in": "query", "required": e.required.contains(&name),
-                       "schema": p.openapi_schema()})
-            })
-            .collect();
-        let out = schema_of(&main["output"]["schema"]);
-        paths.insert(
-            format!("/xrpc/{}", e.nsid),
-            json!({"get": {
-                "operationId": e.nsid, "summary": e.description, "parameters": params,
-                "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": out}}},
-                              "400": error, "404": error, "429": error, "503": error}
-            }}),
-        );
+    #[test]
+    fn choices_map_values_to_variants() {
+        assert_eq!(Sort::VALUES, ["newest", "top"]);
+        assert_eq!((Sort::Newest.value(), Sort::Top.value()), ("newest", "top"));
+        assert_eq!(Period::ALL.iter().map(|p| p.value()).collect::<Vec<_>>(), Period::VALUES);
+        assert_eq!(ListType::Liked.value(), "liked");
     }
-    let mut all = schemas;
-    all.insert(
-        "Error".into(),
-        json!({"type": "object", "required": ["error", "message"],
-               "properties": {"error": {"type": "string"}, "message": {"type": "string"}}}),
-    );
-    json!({
-        "openapi": "3.0.3",
-        "info": {"title": "reprise", "version": env!("CARGO_PKG_VERSION"),
-                 "description": "Read API over plyr.fm and teal.fm records on the AT Protocol."},
-        "paths": paths,
-        "components": {"schemas": all}
-    })
 }

@@ -1,5 +1,5 @@
-//! Views: SQL that selects a view as one JSON object (SQLite's JSON functions), and the visibility
-//! rule every feed, count and search applies.
+//! Views: SQL that selects a view as one JSON object (SQLite's JSON functions), and the filter every
+//! feed, count and search applies (the visibility rule itself is the projector's).
 
 use std::sync::LazyLock;
 
@@ -8,12 +8,13 @@ use serde_json::Value;
 
 use crate::ApiError;
 
-/// Content of accounts with these statuses is not served (the history endpoints still show it).
-pub const HIDDEN: &str = "('takendown', 'suspended', 'deactivated', 'deleted')";
-
-/// `1` when `did_expr`'s account is hidden.
+/// `1` when `did_expr`'s account is hidden: its content is not served (the history endpoints still
+/// show it).
 pub fn hidden(did_expr: &str) -> String {
-    format!("EXISTS (SELECT 1 FROM actors h WHERE h.did = {did_expr} AND h.status IN {HIDDEN})")
+    format!(
+        "EXISTS (SELECT 1 FROM actors h WHERE h.did = {did_expr} AND h.status IN {})",
+        reprise_projector::NOT_SERVED_SQL
+    )
 }
 
 /// RFC 3339 (UTC, microseconds) from unix µs, as SQL.

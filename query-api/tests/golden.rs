@@ -1,8 +1,9 @@
-//! The exact bytes of the responses that carry trackViews and other SQL-built views, pinned in
-//! `tests/golden/`: how views are built may change (for speed), what clients receive may not. The
-//! world has every optional field set on one track and none on another, escapes and non-ASCII text,
-//! a null inside record JSON, a rendition without loudness, duplicate likes, hidden accounts' likes,
-//! comments and plays, and plays matching by URI, rkey and name.
+//! The exact bytes of every endpoint's responses, pinned in `tests/golden/`: how views are built may
+//! change (for speed), what clients receive may not. The world has every optional field set on one
+//! track and none on another, escapes and non-ASCII text, a null inside record JSON, a rendition
+//! without loudness, duplicate likes, hidden accounts' likes, comments and plays, plays matching by
+//! URI, rkey and name, lists with a missing item, and a status playing now. Every endpoint in the spec
+//! table has a case here, and every file in `tests/golden/` a case (a test checks both).
 //!
 //! `REPRISE_UPDATE_GOLDEN=1 cargo test -p reprise-query-api --test golden` rewrites the files, for a
 //! change that means to alter responses.
@@ -120,6 +121,31 @@ fn world() -> Fixture {
     silent["durationSecs"] = json!(1.5);
     media(&mut f, RICH_BLOB, &rich_uri, loud);
     media(&mut f, PLAIN_BLOB, &plain_uri, silent);
+    // Last, and by fans only, so the views above (an artist's last sighting, counts) stay as they were.
+    let missing = track_uri(ARTIST, "3kgoneaaaaaa2");
+    f.add(&[
+        fan.put(
+            "create",
+            "fm.plyr.list",
+            "3kfanlistaaa2",
+            "3kfanaaaaaaj2",
+            records::list("mix", "playlist", &[&plain_uri, &missing, &rich_uri], "2026-03-07T00:00:00Z"),
+        ),
+        fan.put(
+            "create",
+            "fm.plyr.list",
+            "3kfanlistbbb2",
+            "3kfanaaaaaak2",
+            records::list("Café \"best\"", "album", &[&rich_uri], "2026-03-08T00:00:00Z"),
+        ),
+        fan.put(
+            "update",
+            "fm.teal.actor.status",
+            "self",
+            "3kfanaaaaaal2",
+            records::status("Café \"Nuit\" — 夜", "2026-03-09T00:00:00Z", "2999-01-01T00:00:00Z"),
+        ),
+    ]);
     f
 }
 
@@ -136,12 +162,13 @@ fn media(f: &mut Fixture, cid: &str, uri: &str, rendition: Value) {
     f.project();
 }
 
-/// Compares the body of `url` with `tests/golden/<name>.json` byte for byte.
-async fn check(state: &reprise_query_api::AppState, name: &str, url: &str) {
+/// Compares the body of `url` with `tests/golden/<name>.json` byte for byte, after setting each
+/// integer member named in `clock` to 0 (they count seconds up to now).
+async fn check(state: &reprise_query_api::AppState, name: &str, url: &str, clock: &[&str]) {
     let (status, body) = support::call_raw(state, url).await;
     assert_eq!(status, 200, "{url}: {}", String::from_utf8_lossy(&body));
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(format!("{name}.json"));
+    let body = clock.iter().fold(body, |b, member| zero(&b, member));
+    let path = golden_dir().join(format!("{name}.json"));
     if std::env::var_os("REPRISE_UPDATE_GOLDEN").is_some() {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, &body).unwrap();
@@ -156,19 +183,74 @@ async fn check(state: &reprise_query_api::AppState, name: &str, url: &str) {
     );
 }
 
+fn golden_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
+}
+
+/// `body` with the digits of `"member":<digits>` replaced by `0`.
+fn zero(body: &[u8], member: &str) -> Vec<u8> {
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    let key = format!("\"{member}\":");
+    let start = text.find(&key).unwrap_or_else(|| panic!("no {member} in {text}")) + key.len();
+    let end = start + text[start..].find(|c: char| !c.is_ascii_digit()).unwrap();
+    assert!(end > start, "{member} is not a whole number in {text}");
+    format!("{}0{}", &text[..start], &text[end..]).into_bytes()
+}
+
+/// Every case: the golden file's name, the request, and members that depend on the clock.
+fn cases() -> Vec<(&'static str, String, &'static [&'static str])> {
+    let (rich, plain) = (track_uri(ARTIST, RICH), track_uri(ARTIST, PLAIN));
+    let list = format!("at://{FAN}/fm.plyr.list/3kfanlistaaa2");
+    let x = "/xrpc/fm.reprise";
+    vec![
+        ("getTrack-rich", format!("{x}.getTrack?uri={rich}"), &[]),
+        ("getTrack-plain", format!("{x}.getTrack?uri={plain}"), &[]),
+        ("getTracks", format!("{x}.getTracks"), &[]),
+        ("getTracks-page", format!("{x}.getTracks?limit=1"), &[]),
+        ("getTracks-top", format!("{x}.getTracks?sort=top&limit=1"), &[]),
+        ("searchTracks", format!("{x}.searchTracks?q=nuit"), &[]),
+        ("getActorLikes", format!("{x}.getActorLikes?actor={FAN2}"), &[]),
+        ("getArtist", format!("{x}.getArtist?actor=artist.example.com"), &[]),
+        ("getLikes", format!("{x}.getLikes?uri={rich}"), &[]),
+        ("getComments", format!("{x}.getComments?uri={rich}"), &[]),
+        ("getLists", format!("{x}.getLists?actor=fan.example.com"), &[]),
+        ("getLists-page", format!("{x}.getLists?actor={FAN}&limit=1"), &[]),
+        ("getLists-playlist", format!("{x}.getLists?actor={FAN}&listType=playlist"), &[]),
+        ("getList", format!("{x}.getList?uri={list}"), &[]),
+        ("getPlays-actor", format!("{x}.getPlays?actor={FAN}"), &[]),
+        ("getPlays-track", format!("{x}.getPlays?track={rich}&limit=1"), &[]),
+        ("getNowPlaying", format!("{x}.getNowPlaying?actor=fan.example.com"), &[]),
+        ("getStats", format!("{x}.getStats"), &["ingestLagSeconds"]),
+        ("getActivity", format!("{x}.getActivity?limit=5"), &[]),
+        ("getRecordHistory", format!("{x}.getRecordHistory?uri={rich}"), &[]),
+        ("getActorHistory", format!("{x}.getActorHistory?actor={HIDDEN}"), &[]),
+    ]
+}
+
 #[tokio::test]
 async fn views_are_byte_for_byte_what_they_were() {
     let f = world();
     let s = f.state();
-    let (rich, plain) = (track_uri(ARTIST, RICH), track_uri(ARTIST, PLAIN));
-    check(&s, "getTrack-rich", &format!("/xrpc/fm.reprise.getTrack?uri={rich}")).await;
-    check(&s, "getTrack-plain", &format!("/xrpc/fm.reprise.getTrack?uri={plain}")).await;
-    check(&s, "getTracks", "/xrpc/fm.reprise.getTracks").await;
-    check(&s, "getTracks-page", "/xrpc/fm.reprise.getTracks?limit=1").await;
-    check(&s, "getTracks-top", "/xrpc/fm.reprise.getTracks?sort=top&limit=1").await;
-    check(&s, "searchTracks", "/xrpc/fm.reprise.searchTracks?q=nuit").await;
-    check(&s, "getActorLikes", &format!("/xrpc/fm.reprise.getActorLikes?actor={FAN2}")).await;
-    check(&s, "getArtist", "/xrpc/fm.reprise.getArtist?actor=artist.example.com").await;
-    check(&s, "getLikes", &format!("/xrpc/fm.reprise.getLikes?uri={rich}")).await;
-    check(&s, "getComments", &format!("/xrpc/fm.reprise.getComments?uri={rich}")).await;
+    for (name, url, clock) in cases() {
+        check(&s, name, &url, clock).await;
+    }
+}
+
+/// Adding an endpoint without its golden file, or leaving a file no case reads, fails here.
+#[test]
+fn every_endpoint_has_a_golden_case_and_every_golden_file_a_case() {
+    let cases = cases();
+    for e in reprise_query_api::spec::ENDPOINTS {
+        let path = e.path();
+        assert!(
+            cases.iter().any(|(_, url, _)| url.split('?').next() == Some(path.as_str())),
+            "{} has no golden case",
+            e.nsid
+        );
+    }
+    for file in std::fs::read_dir(golden_dir()).unwrap() {
+        let name = file.unwrap().file_name().into_string().unwrap();
+        let stem = name.strip_suffix(".json").unwrap_or_else(|| panic!("{name} is not a golden file"));
+        assert!(cases.iter().any(|(n, _, _)| *n == stem), "no case reads tests/golden/{name}");
+    }
 }
