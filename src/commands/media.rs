@@ -13,11 +13,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
+use reprise_atproto_net::{GuardedHttp, IdentityResolver, NetPolicy};
 use reprise_events::{Envelope, EventLog, NewEvent};
 use reprise_ingest::now_us;
-use reprise_media::identity::IdentityResolver;
 use reprise_media::jobs::{JobEvents, JobRunner, JobState, MediaJob};
-use reprise_media::net::{GuardedHttp, NetPolicy};
 use reprise_media::pipeline::MediaPipeline;
 use reprise_media::transcode::{Limits, Transcoder};
 use reprise_projector::VIEWS_FILE;

@@ -1,7 +1,8 @@
 //! Identity: resolve a DID (`did:plc` through a configurable PLC directory, `did:web` through
-//! `/.well-known/did.json`) to its PDS endpoint, claimed handle and signing key, with a TTL cache that
-//! identity events can invalidate. DID documents are attacker-controlled: fetched behind the SSRF guard,
-//! size-capped, parsed leniently entry by entry, and a PDS endpoint on a refused address is rejected.
+//! `/.well-known/did.json`) to its DID document, with a TTL cache that identity events can invalidate, and
+//! from the document to what reading a repo needs (PDS endpoint, claimed handle, signing key). DID
+//! documents are attacker-controlled: fetched behind the SSRF guard, size-capped, parsed leniently entry by
+//! entry ([`crate::did`]), and a service endpoint on a refused address is rejected.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -9,11 +10,27 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use serde::Deserialize;
-use serde::de::IgnoredAny;
 use url::Url;
 
-use crate::config::IdentityConfig;
+use crate::did::{DidDocument, PDS_SERVICE, REPO_KEY, Service};
+use crate::key::PublicKey;
 use crate::net::{GuardedHttp, NetError};
+
+/// `[identity]`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct IdentityConfig {
+    /// PLC directory base URL.
+    pub plc_url: String,
+    /// How long a resolved DID stays cached, in seconds.
+    pub cache_ttl_secs: u64,
+}
+
+impl Default for IdentityConfig {
+    fn default() -> Self {
+        Self { plc_url: "https://plc.directory".into(), cache_ttl_secs: 600 }
+    }
+}
 
 /// Largest DID document read.
 pub const MAX_DID_DOCUMENT_BYTES: usize = 64 * 1024;
@@ -41,82 +58,20 @@ pub enum IdentityError {
     DidMismatch(String),
     #[error("did document names no atproto pds")]
     NoPds,
-    #[error("invalid pds endpoint: {0}")]
+    #[error("invalid service endpoint: {0}")]
     InvalidEndpoint(String),
 }
 
-/// How a signing key was published.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyForm {
-    /// `Multikey`: multibase of multicodec-prefixed key bytes.
-    Multikey,
-    /// The older `EcdsaSecp256k1VerificationKey2019`: multibase of the bare compressed key.
-    LegacySecp256k1,
-}
-
-/// The `#atproto` verification method.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SigningKey {
-    pub form: KeyForm,
-    pub public_key_multibase: String,
-}
-
-/// What a DID resolves to.
+/// What a DID resolves to for reading its repo: the PDS, the claimed handle and the repo signing key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResolvedIdentity {
     pub did: String,
-    /// The `#atproto_pds` service endpoint.
+    /// The `#atproto_pds` service endpoint, checked against the network policy.
     pub pds: String,
     /// The first `at://` entry of `alsoKnownAs`, as claimed (not verified against the handle's own records).
     pub handle: Option<String>,
-    pub signing_key: Option<SigningKey>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct DidDocument {
-    id: String,
-    #[serde(default)]
-    also_known_as: Vec<Lenient<String>>,
-    #[serde(default)]
-    verification_method: Vec<Lenient<VerificationMethod>>,
-    #[serde(default)]
-    service: Vec<Lenient<Service>>,
-}
-
-/// An array entry that is skipped, not fatal, when it has the wrong shape.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Lenient<T> {
-    Valid(T),
-    Invalid(IgnoredAny),
-}
-
-impl<T> Lenient<T> {
-    fn valid(&self) -> Option<&T> {
-        match self {
-            Self::Valid(v) => Some(v),
-            Self::Invalid(_) => None,
-        }
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct VerificationMethod {
-    id: String,
-    #[serde(rename = "type")]
-    kind: String,
-    public_key_multibase: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Service {
-    id: String,
-    #[serde(rename = "type")]
-    kind: String,
-    service_endpoint: String,
+    /// The `#atproto` verification method's key.
+    pub signing_key: Option<PublicKey>,
 }
 
 /// Resolves DIDs, caching results for a TTL.
@@ -126,7 +81,7 @@ pub struct IdentityResolver {
     plc_url: Url,
     ttl: Duration,
     did_web_scheme: &'static str,
-    cache: Mutex<HashMap<String, (Instant, Arc<ResolvedIdentity>)>>,
+    cache: Mutex<HashMap<String, (Instant, Arc<DidDocument>)>>,
 }
 
 impl IdentityResolver {
@@ -151,16 +106,28 @@ impl IdentityResolver {
         self
     }
 
-    /// Resolve `did`, from the cache while its entry is younger than the TTL.
-    pub async fn resolve(&self, did: &str) -> Result<Arc<ResolvedIdentity>, IdentityError> {
+    /// `did`'s PDS, claimed handle and repo signing key, from its document.
+    pub async fn resolve(&self, did: &str) -> Result<ResolvedIdentity, IdentityError> {
+        let doc = self.document(did).await?;
+        let pds = doc.service(PDS_SERVICE).ok_or(IdentityError::NoPds)?;
+        Ok(ResolvedIdentity {
+            did: did.to_owned(),
+            pds: self.endpoint(pds)?,
+            handle: doc.handle(),
+            signing_key: doc.key(REPO_KEY),
+        })
+    }
+
+    /// `did`'s document, from the cache while its entry is younger than the TTL.
+    pub async fn document(&self, did: &str) -> Result<Arc<DidDocument>, IdentityError> {
         if let Some((at, hit)) = self.lock().get(did)
             && at.elapsed() < self.ttl
         {
             return Ok(hit.clone());
         }
-        let resolved = Arc::new(self.resolve_uncached(did).await?);
-        self.lock().insert(did.to_owned(), (Instant::now(), resolved.clone()));
-        Ok(resolved)
+        let doc = Arc::new(self.fetch_document(did).await?);
+        self.lock().insert(did.to_owned(), (Instant::now(), doc.clone()));
+        Ok(doc)
     }
 
     /// Forget what is cached for `did` (on an identity event).
@@ -168,7 +135,7 @@ impl IdentityResolver {
         self.lock().remove(did);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, Arc<ResolvedIdentity>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, Arc<DidDocument>)>> {
         self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
@@ -197,7 +164,7 @@ impl IdentityResolver {
         Err(invalid())
     }
 
-    async fn resolve_uncached(&self, did: &str) -> Result<ResolvedIdentity, IdentityError> {
+    async fn fetch_document(&self, did: &str) -> Result<DidDocument, IdentityError> {
         let url = self.document_url(did)?;
         let response = self.http.get(url).await?;
         match response.status().as_u16() {
@@ -212,49 +179,19 @@ impl IdentityResolver {
         let mut body = Vec::new();
         let mut stream = response.bytes_stream();
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| NetError::Http(e.to_string()))?;
+            let chunk = chunk.map_err(NetError::from_reqwest)?;
             if body.len() + chunk.len() > MAX_DID_DOCUMENT_BYTES {
                 return Err(IdentityError::TooLarge { cap: MAX_DID_DOCUMENT_BYTES });
             }
             body.extend_from_slice(&chunk);
         }
-        self.interpret(did, &body)
+        DidDocument::parse(did, &body)
     }
 
-    fn interpret(&self, did: &str, body: &[u8]) -> Result<ResolvedIdentity, IdentityError> {
-        let doc: DidDocument =
-            serde_json::from_slice(body).map_err(|e| IdentityError::InvalidDocument(e.to_string()))?;
-        if doc.id != did {
-            return Err(IdentityError::DidMismatch(doc.id.chars().take(100).collect()));
-        }
-        let service = doc
-            .service
-            .iter()
-            .filter_map(Lenient::valid)
-            .find(|s| s.id.ends_with("#atproto_pds") && s.kind == "AtprotoPersonalDataServer")
-            .ok_or(IdentityError::NoPds)?;
-        let pds = self.check_endpoint(&service.service_endpoint)?;
-        let handle = doc
-            .also_known_as
-            .iter()
-            .filter_map(Lenient::valid)
-            .find_map(|aka| aka.strip_prefix("at://"))
-            .filter(|h| !h.is_empty() && h.len() <= 253 && !h.contains('/'))
-            .map(str::to_ascii_lowercase);
-        let signing_key = doc.verification_method.iter().filter_map(Lenient::valid).find_map(|m| {
-            let form = match m.kind.as_str() {
-                "Multikey" => KeyForm::Multikey,
-                "EcdsaSecp256k1VerificationKey2019" => KeyForm::LegacySecp256k1,
-                _ => return None,
-            };
-            let key = m.public_key_multibase.as_ref().filter(|k| k.starts_with('z'))?;
-            m.id.ends_with("#atproto").then(|| SigningKey { form, public_key_multibase: key.clone() })
-        });
-        Ok(ResolvedIdentity { did: did.to_owned(), pds, handle, signing_key })
-    }
-
-    /// A PDS endpoint must be an http(s) origin whose address (when literal) the policy allows.
-    fn check_endpoint(&self, endpoint: &str) -> Result<String, IdentityError> {
+    /// A service's endpoint, without a trailing slash, if it is an http(s) URL without credentials, query
+    /// or fragment whose address (when literal) the network policy allows.
+    pub fn endpoint(&self, service: &Service) -> Result<String, IdentityError> {
+        let endpoint = service.service_endpoint.as_str();
         let invalid = || IdentityError::InvalidEndpoint(endpoint.chars().take(200).collect());
         let url = Url::parse(endpoint).map_err(|_| invalid())?;
         if url.host().is_none()
