@@ -37,19 +37,7 @@ impl JobEvents for Recorder {
 
 impl Recorder {
     fn names(&self) -> Vec<&'static str> {
-        self.0
-            .lock()
-            .expect("lock")
-            .iter()
-            .map(|s| match s {
-                JobState::Requested => "requested",
-                JobState::Fetched { .. } => "fetched",
-                JobState::Transcoded { .. } => "transcoded",
-                JobState::Stored { .. } => "stored",
-                JobState::Failed { .. } => "failed",
-                JobState::RetryScheduled { .. } => "retry_scheduled",
-            })
-            .collect()
+        self.0.lock().expect("lock").iter().map(JobState::name).collect()
     }
 }
 

@@ -10,6 +10,7 @@ mod apply;
 mod audit;
 mod follow;
 pub mod media;
+pub mod media_jobs;
 mod models;
 mod ordering;
 mod plays;

@@ -14,13 +14,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
 use reprise_atproto_net::{GuardedHttp, IdentityResolver, NetPolicy};
-use reprise_events::{Envelope, EventLog, NewEvent};
-use reprise_ingest::now_us;
-use reprise_media::jobs::{JobEvents, JobRunner, JobState, MediaJob};
+use reprise_events::media::{JobState, MediaEvent};
+use reprise_events::{EventLog, NewEvent, now_us};
+use reprise_media::jobs::{JobEvents, JobRunner, MediaJob};
 use reprise_media::pipeline::MediaPipeline;
 use reprise_media::transcode::{Limits, Transcoder};
 use reprise_projector::VIEWS_FILE;
-use reprise_projector::media::{MediaReader, OpenJob, event_frame};
+use reprise_projector::media_jobs::{MediaReader, OpenJob};
 use serde_json::json;
 use tokio::sync::watch;
 
@@ -31,18 +31,6 @@ pub const SOURCE: &str = "media";
 
 /// How often the worker looks for work when nothing wakes it (retries due, `media retry` from outside).
 const POLL: Duration = Duration::from_secs(1);
-
-/// One media event for the log.
-fn media_event(cid: &str, did: &str, uri: Option<&str>, state: &serde_json::Value, manual: bool) -> NewEvent {
-    let at = now_us();
-    NewEvent {
-        envelope: Envelope::media(did, cid),
-        frame: event_frame(cid, did, uri, state, manual, at),
-        // Media events are told apart by source, cursor and bytes: the time makes a repeat a new event.
-        source_cursor: Some(at),
-        received_at_us: at,
-    }
-}
 
 /// `reprise media retry CID`: append a manual `requested` event; the worker of a running (or the next)
 /// `reprise run` picks it up, even for a job that stopped after its last attempt.
@@ -57,8 +45,9 @@ pub fn retry(config: &Config, cid: &str) -> anyhow::Result<()> {
         bail!("no indexed track carries the blob {cid}");
     };
     let mut log = EventLog::open(&config.data_dir)?;
-    let event = media_event(cid, &job.did, job.uri.as_deref(), &json!({"state": "requested"}), true);
-    let out = log.append(SOURCE, &[event], None)?;
+    let event =
+        MediaEvent::new(cid, &job.did, JobState::Requested, now_us()).with_uri(job.uri.clone()).manual();
+    let out = log.append(SOURCE, &[event.to_log_event()], None)?;
     println!(
         "{}",
         json!({"cid": cid, "did": job.did, "uri": job.uri, "previous_state": job.state,
@@ -85,17 +74,10 @@ struct LogSink {
 
 impl JobEvents for LogSink {
     fn record(&self, cid: &str, state: JobState) {
-        let finished = matches!(state, JobState::Stored { .. } | JobState::Failed { will_retry: false, .. });
-        let (did, uri) = {
-            let ledger = lock(&self.ledger);
-            ledger.running.get(cid).cloned().unwrap_or_default()
-        };
-        let state = serde_json::to_value(&state).unwrap_or_default();
-        let _ = self.queue.send((
-            cid.to_owned(),
-            media_event(cid, &did, uri.as_deref(), &state, false),
-            finished,
-        ));
+        let finished = state.is_finished();
+        let (did, uri) = lock(&self.ledger).running.get(cid).cloned().unwrap_or_default();
+        let event = MediaEvent::new(cid, did, state, now_us()).with_uri(uri);
+        let _ = self.queue.send((cid.to_owned(), event.to_log_event(), finished));
     }
 }
 
