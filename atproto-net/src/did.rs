@@ -6,7 +6,7 @@
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
-use crate::identity::IdentityError;
+use crate::error::IdentityError;
 use crate::key::{KeyForm, PublicKey};
 
 /// A kind of service a DID document may name: the fragment of its id and its `type`.

@@ -13,6 +13,7 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::did::{DidDocument, PDS_SERVICE, REPO_KEY, Service};
+pub use crate::error::IdentityError;
 use crate::key::PublicKey;
 use crate::net::{GuardedHttp, NetError};
 
@@ -34,33 +35,6 @@ impl Default for IdentityConfig {
 
 /// Largest DID document read.
 pub const MAX_DID_DOCUMENT_BYTES: usize = 64 * 1024;
-
-/// Errors of identity resolution.
-#[derive(Debug, thiserror::Error)]
-pub enum IdentityError {
-    #[error("invalid did: {0}")]
-    InvalidDid(String),
-    #[error("invalid plc directory url: {0}")]
-    InvalidPlcUrl(String),
-    #[error(transparent)]
-    Net(#[from] NetError),
-    #[error("did not found")]
-    NotFound,
-    #[error("did is deactivated")]
-    Deactivated,
-    #[error("directory answered {status}")]
-    Status { status: u16 },
-    #[error("did document is larger than {cap} bytes")]
-    TooLarge { cap: usize },
-    #[error("invalid did document: {0}")]
-    InvalidDocument(String),
-    #[error("did document is for {0}")]
-    DidMismatch(String),
-    #[error("did document names no atproto pds")]
-    NoPds,
-    #[error("invalid service endpoint: {0}")]
-    InvalidEndpoint(String),
-}
 
 /// What a DID resolves to for reading its repo: the PDS, the claimed handle and the repo signing key.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,6 +10,7 @@
 //! read models, the object store or audio, and links none of them.
 
 pub mod did;
+mod error;
 pub mod identity;
 pub mod key;
 pub mod net;
