@@ -20,9 +20,9 @@ pub struct Config {
     pub projector: ProjectorConfig,
     pub lexicons: LexiconsConfig,
     pub log: LogConfig,
-    pub identity: reprise_media::IdentityConfig,
+    pub identity: reprise_atproto_net::IdentityConfig,
     pub media: reprise_media::MediaConfig,
-    pub storage: reprise_media::StorageConfig,
+    pub storage: reprise_store::StorageConfig,
     pub snapshots: SnapshotsConfig,
     pub backfill: BackfillConfig,
 }
@@ -304,7 +304,7 @@ fn validate_media(c: &Config) -> anyhow::Result<()> {
     if c.media.retry_initial_ms > c.media.retry_max_ms {
         bail!("configuration key `media.retry_initial_ms` must not exceed `media.retry_max_ms`");
     }
-    if c.storage.backend == reprise_media::StorageBackend::S3 && c.storage.s3.bucket.is_empty() {
+    if c.storage.backend == reprise_store::StorageBackend::S3 && c.storage.s3.bucket.is_empty() {
         bail!("configuration key `storage.s3.bucket` must be set when `storage.backend` is \"s3\"");
     }
     Ok(())
@@ -332,19 +332,19 @@ fn validate_backfill(b: &BackfillConfig) -> anyhow::Result<()> {
 }
 
 /// The object store the configuration names: files under `data_dir/media`, or the S3 bucket.
-pub fn open_store(c: &Config) -> anyhow::Result<std::sync::Arc<dyn reprise_media::ObjectStore>> {
-    reprise_media::open_store(&c.storage, &c.data_dir.join("media"))
+pub fn open_store(c: &Config) -> anyhow::Result<std::sync::Arc<dyn reprise_store::ObjectStore>> {
+    reprise_store::open_store(&c.storage, &c.data_dir.join("media"))
         .map_err(|e| anyhow::anyhow!("storage: {e}"))
 }
 
 /// The store snapshots and log archives go to: the configured one, except that with the local backend
 /// `snapshots.local_dir` (when set) replaces the media directory.
-pub fn open_archive_store(c: &Config) -> anyhow::Result<std::sync::Arc<dyn reprise_media::ObjectStore>> {
+pub fn open_archive_store(c: &Config) -> anyhow::Result<std::sync::Arc<dyn reprise_store::ObjectStore>> {
     let local = &c.snapshots.local_dir;
-    if local.as_os_str().is_empty() || c.storage.backend != reprise_media::StorageBackend::Local {
+    if local.as_os_str().is_empty() || c.storage.backend != reprise_store::StorageBackend::Local {
         return open_store(c);
     }
-    reprise_media::open_store(&c.storage, local).map_err(|e| anyhow::anyhow!("storage: {e}"))
+    reprise_store::open_store(&c.storage, local).map_err(|e| anyhow::anyhow!("storage: {e}"))
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 mod support;
 
-#[path = "../media/tests/support/s3s.rs"]
+#[path = "../store/tests/support/s3s.rs"]
 mod s3s;
 
 use std::path::{Path, PathBuf};

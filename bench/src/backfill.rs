@@ -7,13 +7,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use reprise_atproto_net::{GuardedHttp, IdentityConfig, IdentityResolver, NetPolicy, PublicKey};
 use reprise_events::EventLog;
-use reprise_ingest::backfill::{
-    BackfillOptions, HostLimits, KeyEncoding, PdsClient, Target, run_backfill, verify_repo, verifying_key,
-};
-use reprise_media::IdentityConfig;
-use reprise_media::identity::IdentityResolver;
-use reprise_media::net::{GuardedHttp, NetPolicy};
+use reprise_ingest::backfill::{BackfillOptions, HostLimits, PdsClient, Target, run_backfill, verify_repo};
 use reprise_testkit::PdsServer;
 use reprise_testkit::repos::{Account, tracks};
 
@@ -40,7 +36,7 @@ pub fn run(opts: &Options) -> Result<(), String> {
     let wanted = vec!["fm.plyr.*".to_owned()];
     let verify = median_of(opts.runs, || {
         rate(|| {
-            let key = verifying_key(KeyEncoding::Multikey, &account.multibase())?;
+            let key = PublicKey::multikey(account.multibase()).verifying_key().map_err(err)?;
             Ok(verify_repo(&car, &account.did, key.as_ref(), &wanted)?.records.len())
         })
     })?;

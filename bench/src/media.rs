@@ -16,7 +16,8 @@ use std::time::Instant;
 
 use reprise_media::fetch::{BlobFetcher, blob_cid_of};
 use reprise_media::transcode::{Limits, Transcoder};
-use reprise_media::{LocalStore, MediaConfig, ObjectKey, ObjectStore, TranscoderKind};
+use reprise_media::{MediaConfig, TranscoderKind, keys};
+use reprise_store::{LocalStore, ObjectStore};
 use reprise_testkit::audio::write_sine_wav;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -156,9 +157,9 @@ fn peak_rss(rt: &tokio::runtime::Runtime, dir: &Path) -> Result<(), String> {
         reset_peak_rss();
         let blob = fetcher().fetch(&format!("http://{addr}"), DID, &cid).await.map_err(err)?;
         let transcoded = transcoder.transcode(blob.path()).await.map_err(err)?;
-        let original = ObjectKey::original(&cid).map_err(err)?;
+        let original = keys::original(&cid).map_err(err)?;
         store.put_file(&original, blob.path(), "audio/wav").await.map_err(err)?;
-        let rendition = ObjectKey::rendition(&cid).map_err(err)?;
+        let rendition = keys::rendition(&cid).map_err(err)?;
         store.put_file(&rendition, transcoded.rendition.path(), "audio/mpeg").await.map_err(err)?;
         emit("media", "peak_rss_mib_100mb_blob", peak_rss_mib(), "MiB", before);
         Ok(())

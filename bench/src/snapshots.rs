@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use reprise_media::{LocalStore, ObjectStore};
 use reprise_snapshots::{ExportOptions, create_snapshot, export_log, import_log, restore_snapshot};
+use reprise_store::{LocalStore, ObjectStore};
 
 use crate::Options;
 use crate::measure::{emit, median_of};

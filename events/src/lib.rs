@@ -3,7 +3,8 @@
 //! Every event reprise receives (Jetstream frames, fixture lines, and later backfill, gap and media-job
 //! events) becomes one row here, with the raw bytes exactly as received and a small envelope that the
 //! rest of the system can filter on without parsing the frame. The log is the only source of truth:
-//! every read model is a pure function of it.
+//! every read model is a pure function of it. The one event kind reprise writes a body for itself, the
+//! media job's state change, is defined here too ([`media`]), so its writers and its reader share one type.
 //!
 //! Invariants kept by this crate:
 //! - rows are never updated or deleted (SQLite triggers abort both);
@@ -15,6 +16,7 @@ mod checkpointer;
 mod envelope;
 mod error;
 mod log;
+pub mod media;
 mod schema;
 mod segment;
 mod upcast;
@@ -28,3 +30,11 @@ pub use upcast::{CURRENT_EVENT_VERSION, StoredEvent};
 
 /// File name of the log inside the data directory.
 pub const LOG_FILE: &str = "events.db";
+
+/// Unix microseconds now, the receive time stamped on every event.
+pub fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or_default()
+}

@@ -38,10 +38,5 @@ pub enum IngestError {
     Progress(#[from] rusqlite::Error),
 }
 
-/// Unix microseconds now, the receive time stamped on every event.
-pub fn now_us() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros() as i64)
-        .unwrap_or_default()
-}
+/// Unix microseconds now, the receive time stamped on every event (defined by the log, for every writer).
+pub use reprise_events::now_us;

@@ -11,7 +11,7 @@ use tokio::io::AsyncWriteExt;
 use url::Url;
 
 use crate::config::MediaConfig;
-use crate::net::{GuardedHttp, NetError, NetPolicy};
+use reprise_atproto_net::{GuardedHttp, NetError, NetPolicy};
 
 /// Buffer between the socket and the temporary file.
 const WRITE_BUFFER_BYTES: usize = 256 * 1024;
@@ -129,7 +129,7 @@ impl BlobFetcher {
         let mut size = 0u64;
         let mut body = response.bytes_stream();
         while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|e| FetchError::Net(net_error(e)))?;
+            let chunk = chunk.map_err(NetError::from_reqwest)?;
             size += chunk.len() as u64;
             if size > self.cap {
                 return Err(FetchError::TooLarge { cap: self.cap });
@@ -145,10 +145,6 @@ impl BlobFetcher {
         }
         Ok(FetchedBlob { cid: cid.to_owned(), size, content_type, file: temp })
     }
-}
-
-fn net_error(err: reqwest::Error) -> NetError {
-    if err.is_timeout() { NetError::Timeout } else { NetError::Http(err.to_string()) }
 }
 
 fn cid_from_digest(digest: [u8; 32]) -> String {

@@ -1,17 +1,15 @@
 //! The job runner: runs media jobs with bounded concurrency, retries retryable failures with exponential
 //! backoff up to a maximum number of attempts, and reports every state change through [`JobEvents`] (the
-//! binary appends them to the event log, so a rebuild never refetches and jobs survive restarts by replay).
+//! worker appends them to the event log, so a rebuild never refetches and jobs survive restarts by replay).
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use serde::Serialize;
+pub use reprise_events::media::{JobState, RenditionInfo};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
-
-use crate::transcode::{Probe, Waveform};
 
 /// Jobs waiting for a slot; `submit` waits when it is full, which pushes back on whoever requests jobs.
 pub const QUEUE_CAPACITY: usize = 1024;
@@ -34,33 +32,7 @@ impl MediaJob {
     }
 }
 
-/// What was stored for a blob: enough for a trackView's renditions and waveform.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RenditionInfo {
-    pub format: String,
-    pub content_type: String,
-    pub bitrate_kbps: u32,
-    pub size: u64,
-    pub duration_secs: Option<f64>,
-    pub loudness_lufs: Option<f64>,
-    pub waveform: Waveform,
-    pub original: Probe,
-}
-
-/// A job's state changes, in the order they happen.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "state", rename_all = "snake_case")]
-pub enum JobState {
-    Requested,
-    Fetched { size: u64 },
-    Transcoded { duration_secs: Option<f64>, loudness_lufs: Option<f64> },
-    Stored { rendition: Box<RenditionInfo> },
-    Failed { reason: String, attempt: u32, will_retry: bool },
-    RetryScheduled { at_unix_ms: u64, attempt: u32 },
-}
-
-/// Receives job state changes (the binary appends them to the event log).
+/// Receives job state changes (the worker appends them to the event log as `media` events).
 pub trait JobEvents: Send + Sync {
     fn record(&self, cid: &str, state: JobState);
 }
@@ -182,7 +154,7 @@ async fn attempt_until_done(
         }
         let wait = config.backoff(attempt);
         let at = SystemTime::now() + wait;
-        let at_unix_ms = at.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+        let at_unix_ms = at.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
         events.record(&job.cid, JobState::RetryScheduled { at_unix_ms, attempt: attempt + 1 });
         tokio::time::sleep(wait).await;
     }

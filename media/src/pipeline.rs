@@ -7,10 +7,12 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use reprise_atproto_net::{IdentityError, IdentityResolver};
+use reprise_store::{ObjectStore, StoreError};
+
 use crate::fetch::{BlobFetcher, FetchError};
-use crate::identity::{IdentityError, IdentityResolver};
 use crate::jobs::{JobError, JobEvents, JobState, JobWork, MediaJob, RenditionInfo};
-use crate::store::{ObjectKey, ObjectStore, StoreError};
+use crate::keys;
 use crate::transcode::{TranscodeError, Transcoder};
 
 /// Everything a media job needs.
@@ -71,8 +73,8 @@ fn original_content_type(declared: Option<&str>, container: &str) -> String {
 #[async_trait]
 impl JobWork for MediaPipeline {
     async fn run(&self, job: &MediaJob, events: &dyn JobEvents) -> Result<(), JobError> {
-        let rendition_key = ObjectKey::rendition(&job.cid).map_err(fatal)?;
-        let original_key = ObjectKey::original(&job.cid).map_err(fatal)?;
+        let rendition_key = keys::rendition(&job.cid).map_err(fatal)?;
+        let original_key = keys::original(&job.cid).map_err(fatal)?;
         let identity = self.identity.resolve(&job.did).await.map_err(from_identity)?;
         let blob = match self.fetcher.fetch(&identity.pds, &job.did, &job.cid).await {
             Err(FetchError::Net(net)) if net.is_retryable() => {

@@ -12,8 +12,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
+use reprise_store::{ByteRange, ObjectKey, ObjectStore, StoreError};
+
 use crate::fetch::parse_blob_cid;
-use crate::store::{ByteRange, ObjectKey, ObjectStore, StoreError};
+use crate::keys;
 
 /// How long a presigned URL handed out by a redirect stays valid.
 pub const PRESIGN_TTL: Duration = Duration::from_secs(15 * 60);
@@ -34,11 +36,11 @@ pub fn audio_router(store: Arc<dyn ObjectStore>, redirect_to_presigned: bool) ->
 }
 
 async fn rendition(State(state): State<AudioState>, Path(cid): Path<String>, headers: HeaderMap) -> Response {
-    serve(&state, &cid, ObjectKey::rendition, &headers).await
+    serve(&state, &cid, keys::rendition, &headers).await
 }
 
 async fn original(State(state): State<AudioState>, Path(cid): Path<String>, headers: HeaderMap) -> Response {
-    serve(&state, &cid, ObjectKey::original, &headers).await
+    serve(&state, &cid, keys::original, &headers).await
 }
 
 fn error(status: StatusCode, error: &str, message: &str) -> Response {

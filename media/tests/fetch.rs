@@ -4,9 +4,9 @@
 use reprise_testkit::http_server as http;
 
 use http::{Reply, TestServer};
+use reprise_atproto_net::{NetError, NetPolicy};
 use reprise_media::MediaConfig;
 use reprise_media::fetch::{BlobFetcher, FetchError, blob_cid_of};
-use reprise_media::net::{NetError, NetPolicy};
 
 const DID: &str = "did:plc:testartist";
 

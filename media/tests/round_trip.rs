@@ -3,7 +3,7 @@
 
 use reprise_testkit::audio;
 use reprise_testkit::http_server as http;
-#[path = "support/s3s.rs"]
+#[path = "../../store/tests/support/s3s.rs"]
 mod s3s;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,17 +13,15 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use http::{Reply, TestServer};
+use reprise_atproto_net::{GuardedHttp, IdentityConfig, IdentityResolver, NetPolicy};
 use reprise_media::fetch::BlobFetcher;
 use reprise_media::fetch::blob_cid_of;
-use reprise_media::identity::IdentityResolver;
 use reprise_media::jobs::{JobEvents, JobRunner, JobState, MediaJob, RunnerConfig};
-use reprise_media::net::{GuardedHttp, NetPolicy};
 use reprise_media::pipeline::MediaPipeline;
 use reprise_media::serve::audio_router;
 use reprise_media::transcode::{Limits, Transcoder};
-use reprise_media::{
-    IdentityConfig, LocalStore, MediaConfig, ObjectKey, ObjectStore, S3Store, TranscoderKind,
-};
+use reprise_media::{MediaConfig, TranscoderKind, keys};
+use reprise_store::{LocalStore, ObjectStore, S3Store};
 use tower::ServiceExt;
 
 const DID: &str = "did:plc:ewvi7nxzyoun6zhxrhs64oiz";
@@ -39,19 +37,7 @@ impl JobEvents for Recorder {
 
 impl Recorder {
     fn names(&self) -> Vec<&'static str> {
-        self.0
-            .lock()
-            .expect("lock")
-            .iter()
-            .map(|s| match s {
-                JobState::Requested => "requested",
-                JobState::Fetched { .. } => "fetched",
-                JobState::Transcoded { .. } => "transcoded",
-                JobState::Stored { .. } => "stored",
-                JobState::Failed { .. } => "failed",
-                JobState::RetryScheduled { .. } => "retry_scheduled",
-            })
-            .collect()
+        self.0.lock().expect("lock").iter().map(JobState::name).collect()
     }
 }
 
@@ -206,7 +192,7 @@ async fn corrupt_or_mismatched_blobs_fail_and_store_nothing() {
     let events = run_job(pipeline(&net, store.clone()), &claimed).await;
     assert_eq!(events.names(), ["requested", "failed"], "a cid mismatch is not retried");
     for cid in [corrupt_cid, claimed] {
-        for key in [ObjectKey::original(&cid), ObjectKey::rendition(&cid)] {
+        for key in [keys::original(&cid), keys::rendition(&cid)] {
             assert!(!store.exists(&key.expect("key")).await.expect("exists"), "{cid}");
         }
     }
@@ -235,9 +221,9 @@ async fn a_job_interrupted_by_a_restart_completes_when_requeued() {
     handle.abort();
     assert!(handle.await.expect_err("aborted").is_cancelled());
     assert_eq!(events.names(), ["requested"]);
-    assert!(!store.exists(&ObjectKey::rendition(&cid).expect("key")).await.expect("exists"));
+    assert!(!store.exists(&keys::rendition(&cid).expect("key")).await.expect("exists"));
 
     let after = run_job(pipeline(&net, store.clone()), &cid).await;
     assert_eq!(after.names(), ["requested", "fetched", "transcoded", "stored"]);
-    assert!(store.exists(&ObjectKey::rendition(&cid).expect("key")).await.expect("exists"));
+    assert!(store.exists(&keys::rendition(&cid).expect("key")).await.expect("exists"));
 }

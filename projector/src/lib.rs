@@ -16,6 +16,7 @@ mod follow;
 mod heads;
 mod incremental;
 pub mod media;
+pub mod media_jobs;
 mod model;
 mod ordering;
 mod prepare;

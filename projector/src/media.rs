@@ -1,19 +1,17 @@
 //! Media jobs and renditions, folded from the log like everything else: a valid track version whose
-//! `audioBlob` has no job yet marks the blob as needed; `media` events (appended by the binary's media
-//! worker and by `reprise media retry`) move the job through its states and, once stored, describe the
+//! `audioBlob` has no job yet marks the blob as needed; `media` events (appended by reprise-media's worker
+//! and by `reprise media retry`) move the job through its states and, once stored, describe the
 //! rendition. A rebuild therefore reproduces both tables without fetching anything.
 //!
-//! The media event body is defined here, once ([`event_frame`] writes it, [`apply`] reads it):
-//! `{"cid", "did", "uri"?, "state": {"state": "requested" | "fetched" | "transcoded" | "stored" | "failed"
-//! | "retry_scheduled", ...}, "manual"?: true, "atUs"}`, where `state` is the media crate's `JobState`
-//! JSON and `manual` marks an operator's retry (it resets the attempt count).
+//! The media event body is `reprise_events::media::MediaEvent`, the type its writers encode; a manual
+//! `requested` (an operator's retry) resets the attempt count. The worker's read-only view of these
+//! tables is `media_jobs.rs`.
 
 use std::borrow::Cow;
 
+use reprise_events::media::{JobState, MediaEvent};
 use reprise_events::{EventKind, StoredEvent};
 use rusqlite::{Transaction, params};
-use serde::Deserialize;
-use serde_json::{Value, json};
 
 use crate::audit::Entry;
 use crate::error::ProjectorError;
@@ -64,64 +62,6 @@ pub(crate) static MODEL: Model = Model {
 
 /// Job states that are finished: nothing more happens until an explicit retry.
 pub const FINISHED_STATES: [&str; 2] = ["stored", "failed"];
-
-/// The frame of a media event (see the module docs for its shape).
-pub fn event_frame(
-    cid: &str,
-    did: &str,
-    uri: Option<&str>,
-    state: &Value,
-    manual: bool,
-    at_us: i64,
-) -> Vec<u8> {
-    let mut body = json!({"cid": cid, "did": did, "state": state, "atUs": at_us});
-    if let Some(uri) = uri {
-        body["uri"] = json!(uri);
-    }
-    if manual {
-        body["manual"] = json!(true);
-    }
-    body.to_string().into_bytes()
-}
-
-#[derive(Debug, Deserialize)]
-struct Body {
-    cid: String,
-    did: String,
-    uri: Option<String>,
-    state: State,
-    #[serde(default)]
-    manual: bool,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(tag = "state", rename_all = "snake_case")]
-enum State {
-    Requested,
-    Fetched,
-    Transcoded,
-    Stored { rendition: Rendition },
-    Failed { reason: String, attempt: u32, will_retry: bool },
-    RetryScheduled { at_unix_ms: i64, attempt: u32 },
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Rendition {
-    format: String,
-    content_type: String,
-    bitrate_kbps: u32,
-    size: u64,
-    duration_secs: Option<f64>,
-    loudness_lufs: Option<f64>,
-    waveform: Waveform,
-    original: Value,
-}
-
-#[derive(Debug, Deserialize)]
-struct Waveform {
-    peaks: Vec<u8>,
-}
 
 /// Blobs that applied track versions need a job for. Incremental application writes each to
 /// `media_jobs` at once; a bulk rebuild keeps the first version that asked for each CID in memory and
@@ -180,7 +120,7 @@ pub(crate) fn apply(
     event: &StoredEvent,
     entry: &mut Entry<'_>,
 ) -> Result<Outcome, ProjectorError> {
-    let body: Body = match serde_json::from_slice(&event.frame) {
+    let body = match MediaEvent::decode(&event.frame) {
         Ok(b) => b,
         Err(e) => {
             let reason = format!("media event body: {e}");
@@ -207,23 +147,23 @@ pub(crate) fn apply(
     const RESET: &str = "UPDATE media_jobs SET state = ?2, attempts = COALESCE(?3, 0), last_reason = ?4,
         retry_at_ms = ?5, updated_seq = ?6 WHERE cid = ?1";
     entry.note = Some(match &body.state {
-        State::Requested if body.manual => {
+        JobState::Requested if body.manual => {
             set(RESET, "requested", None, None, None)?;
             "media requested (manual retry)".to_owned()
         }
-        State::Requested => {
+        JobState::Requested => {
             set(UPDATE, "requested", None, None, None)?;
             "media requested".to_owned()
         }
-        State::Fetched => {
+        JobState::Fetched { .. } => {
             set(UPDATE, "fetched", None, None, None)?;
             "media fetched".to_owned()
         }
-        State::Transcoded => {
+        JobState::Transcoded { .. } => {
             set(UPDATE, "transcoded", None, None, None)?;
             "media transcoded".to_owned()
         }
-        State::Stored { rendition: r } => {
+        JobState::Stored { rendition: r } => {
             set(RESET, "stored", None, None, None)?;
             tx.prepare_cached(
                 "INSERT OR REPLACE INTO renditions (cid, format, content_type, bitrate_kbps, size, duration_secs,
@@ -238,18 +178,19 @@ pub(crate) fn apply(
                 r.duration_secs,
                 r.loudness_lufs,
                 serde_json::to_string(&r.waveform.peaks).unwrap_or_else(|_| "[]".into()),
-                r.original.to_string(),
+                // As a JSON value first, so the stored text keeps the sorted keys it always had.
+                serde_json::to_value(&r.original).map(|v| v.to_string()).unwrap_or_else(|_| "{}".into()),
                 seq
             ])?;
             format!("media stored: {} {} kbps", r.format, r.bitrate_kbps)
         }
-        State::Failed { reason, attempt, will_retry } => {
+        JobState::Failed { reason, attempt, will_retry } => {
             let state = if *will_retry { "retry_scheduled" } else { "failed" };
             set(UPDATE, state, Some(*attempt), Some(reason), None)?;
             let then = if *will_retry { "will retry" } else { "stopped" };
             format!("media failed (attempt {attempt}, {then}): {reason}")
         }
-        State::RetryScheduled { at_unix_ms, attempt } => {
+        JobState::RetryScheduled { at_unix_ms, attempt } => {
             set(UPDATE, "retry_scheduled", None, None, Some(*at_unix_ms))?;
             format!("media retry scheduled: attempt {attempt} at {at_unix_ms} ms")
         }
@@ -262,79 +203,4 @@ fn known_uri(tx: &Transaction<'_>, cid: &str) -> Option<String> {
         .and_then(|mut s| s.query_row([cid], |r| r.get::<_, Option<String>>(0)))
         .ok()
         .flatten()
-}
-
-/// A job the media worker may have to run, as the read model shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OpenJob {
-    pub cid: String,
-    pub did: String,
-    pub uri: Option<String>,
-    pub state: String,
-    pub attempts: u32,
-    pub retry_at_ms: Option<i64>,
-    pub updated_seq: i64,
-}
-
-/// The media worker's and `reprise media retry`'s read-only view of `views.db`.
-#[derive(Debug)]
-pub struct MediaReader {
-    conn: rusqlite::Connection,
-}
-
-impl MediaReader {
-    pub fn open(views: &std::path::Path) -> Result<Self, ProjectorError> {
-        Ok(Self { conn: crate::schema::open_read_only(views)? })
-    }
-
-    /// The last log event the read models reflect.
-    pub fn checkpoint(&self) -> Result<i64, ProjectorError> {
-        crate::schema::checkpoint(&self.conn)
-    }
-
-    /// Unfinished jobs (needed, requested, fetched, transcoded, retry scheduled), oldest change first.
-    pub fn open_jobs(&self) -> Result<Vec<OpenJob>, ProjectorError> {
-        self.jobs("WHERE state NOT IN ('stored', 'failed') ORDER BY updated_seq", [])
-    }
-
-    /// One blob's job, in whatever state.
-    pub fn job(&self, cid: &str) -> Result<Option<OpenJob>, ProjectorError> {
-        Ok(self.jobs("WHERE cid = ?1", [cid])?.pop())
-    }
-
-    fn jobs(&self, filter: &str, args: impl rusqlite::Params) -> Result<Vec<OpenJob>, ProjectorError> {
-        let sql = format!(
-            "SELECT cid, did, uri, state, attempts, retry_at_ms, updated_seq FROM media_jobs {filter}"
-        );
-        let mut stmt = self.conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map(args, |r| {
-            Ok(OpenJob {
-                cid: r.get(0)?,
-                did: r.get(1)?,
-                uri: r.get(2)?,
-                state: r.get(3)?,
-                attempts: r.get(4)?,
-                retry_at_ms: r.get(5)?,
-                updated_seq: r.get(6)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
-
-    /// DIDs whose identity changed in log events after `after_seq`, and the last such seq: their cached
-    /// DID documents are stale.
-    pub fn identity_changes(&self, after_seq: i64) -> Result<(Vec<String>, i64), ProjectorError> {
-        // The audit is keyed by seq, so this reads only the new rows.
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT did, seq FROM audit WHERE seq > ?1 AND kind = 'identity' AND did IS NOT NULL ORDER BY seq",
-        )?;
-        let mut last = after_seq;
-        let mut dids = Vec::new();
-        let mut rows = stmt.query([after_seq])?;
-        while let Some(r) = rows.next()? {
-            dids.push(r.get(0)?);
-            last = r.get(1)?;
-        }
-        Ok((dids, last))
-    }
 }

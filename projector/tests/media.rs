@@ -3,8 +3,8 @@
 
 mod support;
 
+use reprise_events::media::MediaEvent;
 use reprise_events::{Envelope, NewEvent};
-use reprise_projector::media::event_frame;
 use reprise_projector::{Catalog, VIEWS_FILE, rebuild};
 use reprise_testkit::{FrameBuilder, dump_views};
 use serde_json::{Value, json};
@@ -26,13 +26,9 @@ fn track_with_blob(r: &mut FrameBuilder, rkey: &str, rev: &str, blob: &str) -> S
 fn media(w: &mut World, state: Value, manual: bool) {
     let uri = format!("at://{DID}/fm.plyr.track/{RKEY}");
     let at = w.log.head() + 1;
-    let event = NewEvent {
-        envelope: Envelope::media(DID, BLOB),
-        frame: event_frame(BLOB, DID, Some(&uri), &state, manual, at),
-        source_cursor: Some(at),
-        received_at_us: at,
-    };
-    w.log.append("media", &[event], None).unwrap();
+    let event = MediaEvent::new(BLOB, DID, serde_json::from_value(state).unwrap(), at).with_uri(Some(uri));
+    let event = if manual { event.manual() } else { event };
+    w.log.append("media", &[event.to_log_event()], None).unwrap();
 }
 
 fn job(w: &World) -> String {

@@ -10,8 +10,7 @@
 
 mod support;
 
-use reprise_events::{Envelope, NewEvent};
-use reprise_projector::media::event_frame;
+use reprise_events::media::MediaEvent;
 use reprise_testkit::records::{self, track_uri};
 use reprise_testkit::{FrameBuilder, account, identity};
 use serde_json::{Value, json};
@@ -152,13 +151,9 @@ fn world() -> Fixture {
 fn media(f: &mut Fixture, cid: &str, uri: &str, rendition: Value) {
     let state = json!({"state": "stored", "rendition": rendition});
     let at = f.log.head() + 1;
-    let event = NewEvent {
-        envelope: Envelope::media(ARTIST, cid),
-        frame: event_frame(cid, ARTIST, Some(uri), &state, false, at),
-        source_cursor: Some(at),
-        received_at_us: at,
-    };
-    f.log.append("media", &[event], None).unwrap();
+    let event =
+        MediaEvent::new(cid, ARTIST, serde_json::from_value(state).unwrap(), at).with_uri(Some(uri.into()));
+    f.log.append("media", &[event.to_log_event()], None).unwrap();
     f.project();
 }
 

@@ -10,7 +10,7 @@
 use std::path::Path;
 
 use reprise_events::{EventLog, LOG_FILE, LogReader, SEGMENT_FORMAT, export_segment};
-use reprise_media::{ObjectKey, ObjectStore};
+use reprise_store::{ObjectKey, ObjectStore};
 use serde::{Deserialize, Serialize};
 
 use crate::blob::{self, Digest};

@@ -7,7 +7,7 @@ use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
 use futures_util::StreamExt;
-use reprise_media::{ObjectKey, ObjectStore};
+use reprise_store::{ObjectKey, ObjectStore};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use tempfile::NamedTempFile;
@@ -113,7 +113,7 @@ pub(crate) async fn download(
 ) -> Result<NamedTempFile, SnapshotError> {
     let path = key.as_path();
     let object = match store.get(key, None).await {
-        Err(reprise_media::StoreError::NotFound) => return Err(SnapshotError::NotFound(path)),
+        Err(reprise_store::StoreError::NotFound) => return Err(SnapshotError::NotFound(path)),
         other => other?,
     };
     if object.meta.size != expected.bytes {
@@ -202,7 +202,7 @@ pub(crate) async fn get_json<T: serde::de::DeserializeOwned>(
 ) -> Result<Option<T>, SnapshotError> {
     const MAX_MANIFEST: u64 = 16 << 20;
     let object = match store.get(key, None).await {
-        Err(reprise_media::StoreError::NotFound) => return Ok(None),
+        Err(reprise_store::StoreError::NotFound) => return Ok(None),
         other => other?,
     };
     if object.meta.size > MAX_MANIFEST {

@@ -11,7 +11,7 @@ pub enum SnapshotError {
     #[error("not found: {0}")]
     NotFound(String),
     #[error("object store: {0}")]
-    Store(#[from] reprise_media::StoreError),
+    Store(#[from] reprise_store::StoreError),
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
     #[error("sqlite: {0}")]

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use reprise_media::ObjectStore;
+use reprise_store::ObjectStore;
 use tokio::sync::watch;
 
 /// Takes a snapshot every `every` until `stop` turns true, keeping the newest `keep` (0: all). A failed

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use reprise_events::LogReader;
-use reprise_media::{ObjectKey, ObjectStore};
 use reprise_projector::{SCHEMA_VERSION, VIEWS_FILE, install_views};
+use reprise_store::{ObjectKey, ObjectStore};
 use rusqlite::{Connection, OpenFlags};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
@@ -191,7 +191,7 @@ pub async fn list_snapshots(store: &dyn ObjectStore) -> Result<Vec<ListedSnapsho
             Ok(None) => continue,
             Err(e) => Err(e.to_string()),
         };
-        listed.push(ListedSnapshot { id: object.key.cid().to_owned(), manifest });
+        listed.push(ListedSnapshot { id: object.key.id().to_owned(), manifest });
     }
     listed.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(listed)

@@ -1,9 +1,9 @@
 //! Snapshots and log archives against both object-store backends: local files and S3 (a real s3s-fs).
 
-#[path = "../../media/tests/support/s3s.rs"]
+#[path = "../../store/tests/support/s3s.rs"]
 mod s3s;
 #[macro_use]
-#[path = "../../media/tests/support/backends.rs"]
+#[path = "../../store/tests/support/backends.rs"]
 mod backends;
 
 use std::path::{Path, PathBuf};
@@ -12,12 +12,12 @@ use std::sync::atomic::AtomicBool;
 
 use reprise_events::EventLog;
 use reprise_ingest::{FixtureOptions, ingest_fixture};
-use reprise_media::{ObjectKey, ObjectStore};
 use reprise_projector::{Catalog, Projector, VIEWS_FILE, rebuild};
 use reprise_snapshots::{
     ExportOptions, SnapshotError, create_snapshot, export_log, import_log, list_snapshots, prune_snapshots,
     restore_snapshot,
 };
+use reprise_store::{ObjectKey, ObjectStore};
 use reprise_testkit::dump_views;
 
 /// Generated traffic split into two fixture files (two sources), so a node can be taken half way.

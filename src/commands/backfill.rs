@@ -6,13 +6,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::Context;
+use reprise_atproto_net::{GuardedHttp, IdentityResolver, NetPolicy};
 use reprise_events::EventLog;
 use reprise_ingest::backfill::{
     BackfillOptions, BackfillReport, HostLimits, PdsClient, Progress, RepoOutcome, Target, plan_gap_repair,
     run_backfill,
 };
-use reprise_media::identity::IdentityResolver;
-use reprise_media::net::{GuardedHttp, NetPolicy};
 
 use crate::config::Config;
 

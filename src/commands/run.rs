@@ -228,7 +228,7 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
 /// `/audio/{cid}` and `/audio/{cid}/original` from the configured store; on S3 with `storage.s3.presign`,
 /// answered by a redirect to a presigned URL instead of streaming through.
 fn audio_router(config: &Config) -> anyhow::Result<axum::Router> {
-    let presign = config.storage.backend == reprise_media::StorageBackend::S3 && config.storage.s3.presign;
+    let presign = config.storage.backend == reprise_store::StorageBackend::S3 && config.storage.s3.presign;
     Ok(reprise_media::serve::audio_router(crate::config::open_store(config)?, presign))
 }
 

@@ -4,10 +4,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use reprise_media::ObjectStore;
 use reprise_snapshots::{
     SnapshotManifest, create_snapshot, list_snapshots, prune_snapshots, restore_snapshot,
 };
+use reprise_store::ObjectStore;
 use serde_json::json;
 use tokio::sync::watch;
 

@@ -26,4 +26,4 @@ pub use pds::{FetchError, HostLimits, PdsClient, RepoHome};
 pub use progress::{PROGRESS_FILE, Progress, RepoProgress, RepoState};
 #[cfg(feature = "pds")]
 pub use run::{BackfillOptions, BackfillReport, RepoOutcome, Target, run_backfill};
-pub use verify::{KeyEncoding, VerifiedRecord, VerifiedRepo, collection_wanted, verify_repo, verifying_key};
+pub use verify::{VerifiedRecord, VerifiedRepo, collection_wanted, verify_repo};

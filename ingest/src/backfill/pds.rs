@@ -1,19 +1,16 @@
 //! Talking to PDSes and relays: `getRepo` (size-capped), `getLatestCommit`, `listReposByCollection`, and
-//! DID resolution, all through reprise-media's SSRF guard, with per-host limits on concurrency and request
+//! DID resolution, all through reprise-atproto-net's SSRF guard, with per-host limits on concurrency and request
 //! rate and retries with backoff for what may pass (timeouts, connection errors, 5xx, 429).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use reprise_media::identity::{IdentityResolver, KeyForm};
-use reprise_media::net::{GuardedHttp, NetError};
+use reprise_atproto_net::{GuardedHttp, IdentityResolver, NetError, PublicKey};
 use serde::Deserialize;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use url::Url;
-
-use super::verify::KeyEncoding;
 
 /// Limits on how reprise treats each host.
 #[derive(Debug, Clone)]
@@ -50,7 +47,8 @@ impl std::fmt::Display for FetchError {
 #[derive(Debug, Clone)]
 pub struct RepoHome {
     pub pds: String,
-    pub key: Option<(KeyEncoding, String)>,
+    /// The `#atproto` key its commits must be signed with.
+    pub key: Option<PublicKey>,
     /// The handle the DID document claims (its first `at://` alias).
     pub handle: Option<String>,
 }
@@ -116,14 +114,7 @@ impl PdsClient {
     /// The PDS and signing key `did`'s document names.
     pub async fn resolve(&self, did: &str) -> Result<RepoHome, String> {
         let resolved = self.identity.resolve(did).await.map_err(|e| format!("identity: {e}"))?;
-        let key = resolved.signing_key.as_ref().map(|k| {
-            let encoding = match k.form {
-                KeyForm::Multikey => KeyEncoding::Multikey,
-                KeyForm::LegacySecp256k1 => KeyEncoding::LegacySecp256k1,
-            };
-            (encoding, k.public_key_multibase.clone())
-        });
-        Ok(RepoHome { pds: resolved.pds.clone(), key, handle: resolved.handle.clone() })
+        Ok(RepoHome { pds: resolved.pds, key: resolved.signing_key, handle: resolved.handle })
     }
 
     /// The repo's current rev, to skip a repo already done at it.

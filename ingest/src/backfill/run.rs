@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 use super::events::{absent_events, backfill_source, identity_event, record_events, rejected_event};
 use super::pds::{FetchError, PdsClient};
 use super::progress::{Progress, RepoState};
-use super::verify::{collection_wanted, verify_repo, verifying_key};
+use super::verify::{collection_wanted, verify_repo};
 use crate::IngestError;
 
 /// Which repos to backfill.
@@ -199,14 +199,14 @@ async fn backfill_repo(
             return settle(writer, did, &pds, None, RepoOutcome::Rejected { reason }).await;
         }
     };
-    let Some((encoding, multibase)) = home.key else {
+    let Some(key) = home.key else {
         let reason = "DID document has no #atproto signing key".to_owned();
         return settle(writer, did, &pds, None, RepoOutcome::Rejected { reason }).await;
     };
     let (wanted, did_owned, pds_owned) = (options.wanted_collections.clone(), did.to_owned(), pds.clone());
     let handle = home.handle;
     let verified = tokio::task::spawn_blocking(move || {
-        let key = verifying_key(encoding, &multibase)?;
+        let key = key.verifying_key().map_err(|e| e.to_string())?;
         let repo = verify_repo(&car, &did_owned, key.as_ref(), &wanted)?;
         let now = crate::now_us();
         let mut events: Vec<NewEvent> =

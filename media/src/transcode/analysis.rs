@@ -1,15 +1,9 @@
 //! Measurements taken while decoding: integrated loudness (EBU R128) and a peak waveform.
 
-use serde::Serialize;
+use reprise_events::media::Waveform;
 
 /// Buckets in a waveform (fewer for very short audio).
 pub const WAVEFORM_BUCKETS: usize = 1000;
-
-/// Peaks, one per bucket of equal duration, scaled to 0..=255 of full scale.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Waveform {
-    pub peaks: Vec<u8>,
-}
 
 /// Collects peaks per block of ~10 ms, then folds them into at most [`WAVEFORM_BUCKETS`] buckets.
 pub(super) struct WaveformBuilder {

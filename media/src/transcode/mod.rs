@@ -11,11 +11,11 @@ mod mp3;
 use std::path::Path;
 use std::time::Duration;
 
-use serde::Serialize;
-
-pub use analysis::{WAVEFORM_BUCKETS, Waveform};
+pub use analysis::WAVEFORM_BUCKETS;
+// What an original is and its waveform are part of the `stored` media event: the log's types are the ones.
 pub use builtin::probe;
 pub use ffmpeg::ffmpeg_available;
+pub use reprise_events::media::{Probe, Waveform};
 
 use crate::config::TranscoderKind;
 
@@ -62,20 +62,6 @@ impl Default for Limits {
             max_bad_packets: 16,
         }
     }
-}
-
-/// What an original is.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Probe {
-    /// Container sniffed from the bytes: wav, flac, mp3, mp4, ogg, webm, aiff or unknown.
-    pub container: String,
-    pub codec: String,
-    pub duration_secs: Option<f64>,
-    pub sample_rate: Option<u32>,
-    pub channels: Option<u16>,
-    /// Average bitrate of the whole file, when the duration is known.
-    pub bitrate_kbps: Option<u32>,
 }
 
 /// The playable rendition, in a temporary file deleted on drop.

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use reprise_media::S3Config;
+use reprise_store::S3Config;
 
 pub const ACCESS_KEY: &str = "reprise-test-key";
 pub const SECRET_KEY: &str = "reprise-test-secret";

@@ -1,4 +1,4 @@
-//! The local-file backend: `<root>/<prefix>/<cid>/<name>`, written to a temporary file in the same directory
+//! The local-file backend: `<root>/<prefix>/<id>/<name>`, written to a temporary file in the same directory
 //! and renamed into place, so a reader never sees a partial object.
 
 use std::io::SeekFrom;
@@ -10,7 +10,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
-use super::{ByteRange, GetObject, ListedObject, ObjectKey, ObjectMeta, ObjectStore, StoreError};
+use crate::{ByteRange, GetObject, ListedObject, ObjectKey, ObjectMeta, ObjectStore, StoreError};
 
 const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
 
@@ -28,12 +28,12 @@ impl LocalStore {
 
     /// Where `key`'s bytes live.
     pub fn path_of(&self, key: &ObjectKey) -> PathBuf {
-        self.root.join(key.prefix()).join(key.cid()).join(key.name())
+        self.root.join(key.prefix()).join(key.id()).join(key.name())
     }
 
     /// The sidecar holding the content type (key names never start with a dot, so it cannot collide).
     fn type_path(&self, key: &ObjectKey) -> PathBuf {
-        self.root.join(key.prefix()).join(key.cid()).join(format!(".{}.type", key.name()))
+        self.root.join(key.prefix()).join(key.id()).join(format!(".{}.type", key.name()))
     }
 
     async fn write_atomic(&self, target: PathBuf, fill: impl AsyncFill) -> Result<(), StoreError> {
@@ -138,31 +138,31 @@ impl ObjectStore for LocalStore {
                 _ => {}
             }
         }
-        // The per-cid directory goes once empty; failing because something else is left there is fine.
-        let _ = tokio::fs::remove_dir(self.root.join(key.prefix()).join(key.cid())).await;
+        // The per-id directory goes once empty; failing because something else is left there is fine.
+        let _ = tokio::fs::remove_dir(self.root.join(key.prefix()).join(key.id())).await;
         Ok(())
     }
 }
 
-/// `<root>/<cid>/<name>` files that form valid keys (dot-files are content-type sidecars and temporaries).
+/// `<root>/<id>/<name>` files that form valid keys (dot-files are content-type sidecars and temporaries).
 fn list_dir(root: &Path, prefix: &str) -> Result<Vec<ListedObject>, StoreError> {
     let mut found = Vec::new();
-    let cids = match std::fs::read_dir(root) {
+    let ids = match std::fs::read_dir(root) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(found),
         Err(e) => return Err(e.into()),
     };
-    for cid in cids {
-        let cid = cid?;
-        if !cid.file_type()?.is_dir() {
+    for id in ids {
+        let id = id?;
+        if !id.file_type()?.is_dir() {
             continue;
         }
-        let cid_name = cid.file_name();
-        for file in std::fs::read_dir(cid.path())? {
+        let id_name = id.file_name();
+        for file in std::fs::read_dir(id.path())? {
             let file = file?;
             let meta = file.metadata()?;
             let file_name = file.file_name();
-            let (Some(c), Some(n)) = (cid_name.to_str(), file_name.to_str()) else { continue };
+            let (Some(c), Some(n)) = (id_name.to_str(), file_name.to_str()) else { continue };
             if !meta.is_file() {
                 continue;
             }

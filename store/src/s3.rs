@@ -15,8 +15,8 @@ use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use bytes::Bytes;
 use futures_util::StreamExt;
 
-use super::{ByteRange, GetObject, ListedObject, ObjectKey, ObjectMeta, ObjectStore, StoreError};
-use crate::config::S3Config;
+use crate::S3Config;
+use crate::{ByteRange, GetObject, ListedObject, ObjectKey, ObjectMeta, ObjectStore, StoreError};
 
 /// Objects in one bucket of an S3-compatible service.
 #[derive(Debug, Clone)]
@@ -203,7 +203,7 @@ fn skip_take(
     reader: impl tokio::io::AsyncBufRead + Send + Unpin + 'static,
     skip: u64,
     take: u64,
-) -> super::ByteStream {
+) -> crate::ByteStream {
     use tokio::io::AsyncReadExt;
     let stream = async move {
         let mut reader = reader;

@@ -8,9 +8,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use http::{Reply, TestServer};
-use reprise_media::IdentityConfig;
-use reprise_media::identity::{IdentityError, IdentityResolver, KeyForm};
-use reprise_media::net::{GuardedHttp, NetError, NetPolicy};
+use reprise_atproto_net::{
+    GuardedHttp, IdentityConfig, IdentityError, IdentityResolver, KeyForm, NetError, NetPolicy,
+};
 
 const DID: &str = "did:plc:ewvi7nxzyoun6zhxrhs64oiz";
 

@@ -1,7 +1,8 @@
-//! The SSRF guard: every outbound request this crate makes goes through [`GuardedHttp`], which resolves the
-//! host itself, refuses non-global addresses (loopback, private, link-local, unique-local, ...) unless
-//! allowed, pins the connection to the checked addresses, and follows redirects one hop at a time, checking
-//! each hop the same way before any connection is made.
+//! The SSRF guard: every outbound request to a host the network names (a PLC directory, a did:web host, a
+//! PDS, a relay) goes through [`GuardedHttp`], which resolves the host itself, refuses non-global addresses
+//! (loopback, private, link-local, unique-local, ...) unless allowed, pins the connection to the checked
+//! addresses, and follows redirects one hop at a time, checking each hop the same way before any
+//! connection is made.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -30,7 +31,8 @@ pub enum NetError {
 }
 
 impl NetError {
-    fn from_reqwest(err: reqwest::Error) -> Self {
+    /// A reqwest error as one message naming every cause (reqwest's own says only "error sending request").
+    pub fn from_reqwest(err: reqwest::Error) -> Self {
         if err.is_timeout() {
             return Self::Timeout;
         }
@@ -209,7 +211,7 @@ impl GuardedHttp {
             .dns_resolver(Arc::new(RefuseAll))
             .connect_timeout(self.connect_timeout)
             .read_timeout(self.read_timeout)
-            .user_agent(concat!("reprise-media/", env!("CARGO_PKG_VERSION")));
+            .user_agent(concat!("reprise/", env!("CARGO_PKG_VERSION")));
         if let Some(Host::Domain(domain)) = url.host() {
             let port = url.port_or_known_default().ok_or_else(|| NetError::InvalidUrl(url.to_string()))?;
             let addrs = self.resolve(domain, port).await?;

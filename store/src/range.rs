@@ -1,6 +1,6 @@
 //! Byte ranges (`Range: bytes=...`) and their resolution against an object's size.
 
-use super::StoreError;
+use crate::StoreError;
 
 /// A single byte range as HTTP states it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,8 +9,8 @@ mod backends;
 use std::time::Duration;
 
 use bytes::Bytes;
-use reprise_media::store::put_reader;
-use reprise_media::{ByteRange, ObjectKey, ObjectStore, StoreError};
+use reprise_store::put_reader;
+use reprise_store::{ByteRange, ObjectKey, ObjectStore, StoreError};
 
 fn key(name: &str) -> ObjectKey {
     ObjectKey::new("originals", "bafkreitestcid", name).expect("valid key")

@@ -1,9 +1,14 @@
-//! The object store: where originals and renditions live, addressed by blob CID.
+//! The object store: where media originals and renditions, snapshots and log archives live.
 //!
-//! [`ObjectStore`] is the one interface the rest of the crate (and the server) uses; [`LocalStore`] keeps
-//! objects as files under a root directory, [`S3Store`] in an S3-compatible bucket. Both pass the same test
-//! suite (`tests/store_suite.rs`).
+//! [`ObjectStore`] is the one interface the rest of reprise uses (put, get with byte ranges, head, presign,
+//! list by prefix, delete); [`LocalStore`] keeps objects as files under a root directory, [`S3Store`] in an
+//! S3-compatible bucket, and [`open_store`] picks one from the `[storage]` configuration. Both backends
+//! pass the same test suite (`tests/store_suite.rs`, S3 against a real s3s-fs server).
+//!
+//! Invariant: the store knows nothing of atproto, audio or the log. A key is three checked path parts;
+//! what they mean belongs to the caller.
 
+mod config;
 mod local;
 mod range;
 mod s3;
@@ -16,12 +21,24 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::Stream;
 
+pub use config::{S3Config, StorageBackend, StorageConfig};
 pub use local::LocalStore;
 pub use range::ByteRange;
 pub use s3::S3Store;
 
 /// A stream of object bytes, as handed to an HTTP body.
 pub type ByteStream = Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>;
+
+/// The object store `config` names: local files under `local_root`, or the configured S3 bucket.
+pub fn open_store(
+    config: &StorageConfig,
+    local_root: &Path,
+) -> Result<std::sync::Arc<dyn ObjectStore>, StoreError> {
+    Ok(match config.backend {
+        StorageBackend::Local => std::sync::Arc::new(LocalStore::new(local_root)),
+        StorageBackend::S3 => std::sync::Arc::new(S3Store::new(&config.s3)?),
+    })
+}
 
 /// Errors of the object store.
 #[derive(Debug, thiserror::Error)]
@@ -40,19 +57,19 @@ pub enum StoreError {
     Config(String),
 }
 
-/// Where an object lives: `<prefix>/<cid>/<name>`, e.g. `originals/bafkrei.../original` or
-/// `renditions/bafkrei.../mp3-192k.mp3`. Every part is checked so a key can never escape the store root.
+/// Where an object lives: `<prefix>/<id>/<name>`, e.g. `originals/bafkrei.../original` or
+/// `snapshots/<snapshot id>/manifest.json`. Every part is checked so a key can never escape the store root.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ObjectKey {
     prefix: String,
-    cid: String,
+    id: String,
     name: String,
 }
 
 impl ObjectKey {
     /// Build a key; each part must be 1..=128 characters of `[A-Za-z0-9._-]` and not start with a dot.
-    pub fn new(prefix: &str, cid: &str, name: &str) -> Result<Self, StoreError> {
-        for part in [prefix, cid, name] {
+    pub fn new(prefix: &str, id: &str, name: &str) -> Result<Self, StoreError> {
+        for part in [prefix, id, name] {
             let ok = !part.is_empty()
                 && part.len() <= 128
                 && !part.starts_with('.')
@@ -61,25 +78,16 @@ impl ObjectKey {
                 return Err(StoreError::InvalidKey(part.chars().take(64).collect()));
             }
         }
-        Ok(Self { prefix: prefix.to_owned(), cid: cid.to_owned(), name: name.to_owned() })
-    }
-
-    /// The key of a blob's original bytes.
-    pub fn original(cid: &str) -> Result<Self, StoreError> {
-        Self::new("originals", cid, "original")
-    }
-
-    /// The key of a blob's playable MP3 rendition.
-    pub fn rendition(cid: &str) -> Result<Self, StoreError> {
-        Self::new("renditions", cid, "audio.mp3")
+        Ok(Self { prefix: prefix.to_owned(), id: id.to_owned(), name: name.to_owned() })
     }
 
     pub fn prefix(&self) -> &str {
         &self.prefix
     }
 
-    pub fn cid(&self) -> &str {
-        &self.cid
+    /// The middle part: which object of the prefix (a blob CID, a snapshot id, ...).
+    pub fn id(&self) -> &str {
+        &self.id
     }
 
     pub fn name(&self) -> &str {
@@ -90,14 +98,14 @@ impl ObjectKey {
     pub fn from_path(path: &str) -> Result<Self, StoreError> {
         let mut parts = path.split('/');
         match (parts.next(), parts.next(), parts.next(), parts.next()) {
-            (Some(prefix), Some(cid), Some(name), None) => Self::new(prefix, cid, name),
+            (Some(prefix), Some(id), Some(name), None) => Self::new(prefix, id, name),
             _ => Err(StoreError::InvalidKey(path.chars().take(64).collect())),
         }
     }
 
     /// The key as one `/`-separated path.
     pub fn as_path(&self) -> String {
-        format!("{}/{}/{}", self.prefix, self.cid, self.name)
+        format!("{}/{}/{}", self.prefix, self.id, self.name)
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::any::Any;
 
-use reprise_media::{LocalStore, ObjectStore, S3Store};
+use reprise_store::{LocalStore, ObjectStore, S3Store};
 
 /// A store and whatever must live as long as it (a temporary directory, a server process).
 pub struct Backend {
