@@ -9,6 +9,7 @@
 //! - rows are never updated or deleted (SQLite triggers abort both);
 //! - `seq` is assigned here, in append order, and never reused;
 //! - a source's cursor is written in the same transaction as the events it covers;
+//! - a source's cursor only moves forward, unless the source itself declared its history reset;
 //! - an event whose identity the log already holds is dropped, so replays are idempotent.
 
 mod checkpointer;

@@ -137,3 +137,26 @@ fn flush(
     batch.clear();
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ingesting_a_file_again_never_moves_its_cursor_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lines.jsonl");
+        let lines: String = (0..2_500).map(|i| format!("not json {i}\n")).collect();
+        std::fs::write(&path, lines).unwrap();
+        let mut log = EventLog::open(&dir.path().join("data")).unwrap();
+        let opts = FixtureOptions { batch_size: 1000, ..Default::default() };
+        ingest_fixture(&mut log, &path, &opts, &AtomicBool::new(false)).unwrap();
+        let source = fixture_source(&path);
+        assert_eq!(log.cursor(&source).unwrap().unwrap().cursor, 2_500);
+        // Read again from line 1 and stopped after its first batch (a restart, a kill): the file was
+        // already read to its end, so its position stays there.
+        let r = ingest_fixture(&mut log, &path, &opts, &AtomicBool::new(true)).unwrap();
+        assert!(r.interrupted && r.lines == 1000 && r.duplicates == 1000, "{r:?}");
+        assert_eq!(log.cursor(&source).unwrap().unwrap().cursor, 2_500);
+    }
+}

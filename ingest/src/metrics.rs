@@ -87,8 +87,20 @@ impl IngestMetrics {
         self.current_host.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// Records a stored cursor; like the log's, it only moves forward.
     pub fn set_cursor(&self, host: &str, cursor: i64) {
-        self.cursors.lock().unwrap_or_else(|e| e.into_inner()).insert(host.to_owned(), cursor);
+        let mut cursors = self.cursors.lock().unwrap_or_else(|e| e.into_inner());
+        let c = cursors.entry(host.to_owned()).or_insert(cursor);
+        *c = (*c).max(cursor);
+    }
+
+    /// Records a cursor reset by its source (none: forgotten).
+    pub fn reset_cursor(&self, host: &str, cursor: Option<i64>) {
+        let mut cursors = self.cursors.lock().unwrap_or_else(|e| e.into_inner());
+        match cursor {
+            Some(c) => cursors.insert(host.to_owned(), c),
+            None => cursors.remove(host),
+        };
     }
 
     pub fn cursors(&self) -> BTreeMap<String, i64> {

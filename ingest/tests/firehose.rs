@@ -280,3 +280,34 @@ async fn a_frame_larger_than_a_websocket_frame_is_read_and_kept_as_rejected() {
     assert_eq!((events[0].frame.len(), events[1].envelope.kind()), (8192, EventKind::Commit));
     assert_eq!(server.connections(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_future_cursor_resets_the_stored_one_so_a_restart_does_not_ask_for_it_again() {
+    let history = FirehoseHistory::new();
+    let mut repo = LiveRepo::new(5);
+    for i in 0..5 {
+        history.push_with(|s| {
+            repo.create("fm.plyr.track", &format!("3kaaaaaaaaa{i}2"), &track("T")).commit_frame(s)
+        });
+    }
+    let server = FirehoseServer::start(history.clone()).await;
+    let url = server.url();
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = EventLog::open(dir.path()).unwrap();
+    log.append(&url, &[], Some(100)).unwrap();
+    let live = FirehoseOptions { start: FirehoseStart::Live, ..opts(&url) };
+    let mut ingest = Ingest::start(log, live.clone());
+    ingest.wait_head(1).await;
+    server.wait_connections(2).await;
+    history.push_with(|s| repo.create("fm.plyr.track", "3kaaaaaaaaaz2", &track("New")).commit_frame(s));
+    ingest.wait_head(2).await;
+    let log = ingest.stop().await;
+    // The host's seqs start again below 100: the stored cursor follows them down, once.
+    assert_eq!(log.cursor(&url).unwrap().unwrap().cursor, 6);
+    let mut ingest = Ingest::start(log, live);
+    server.wait_connections(3).await;
+    history.push_with(|s| repo.create("fm.plyr.track", "3kaaaaaaaay22", &track("Newer")).commit_frame(s));
+    ingest.wait_head(3).await;
+    drop(ingest.stop().await);
+    assert_eq!(server.queries()[2], "/xrpc/com.atproto.sync.subscribeRepos?cursor=6");
+}

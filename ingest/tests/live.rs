@@ -272,6 +272,25 @@ async fn a_restart_resumes_from_the_stored_cursor_minus_the_rewind() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frames_older_than_the_stored_cursor_never_move_it_back() {
+    // The resume's rewind (or a host's coarse replay) delivers events the log does not hold yet but that
+    // are older than the stored cursor: they are kept, and the cursor stays where it was.
+    let stored = reprise_ingest::now_us();
+    let h = History::with_clock(stored - 3_000_000, 10_000);
+    for f in frames(50, 0) {
+        h.push(&f);
+    }
+    let server = JetstreamServer::start(h.clone(), Faults::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    EventLog::open(dir.path()).unwrap().append(&server.v1_url(), &[], Some(stored)).unwrap();
+    let mut live = Live::start(dir.path(), opts(vec![server.v1_url()]));
+    live.wait_head(50).await;
+    let log = live.stop().await;
+    assert_exactly_once(dir.path(), &h.v1_frames());
+    assert_eq!(log.cursor(&server.v1_url()).unwrap().unwrap().cursor, stored);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v2_resumes_inclusively_by_seq_across_error_frames_and_restarts() {
     let h = history(120);
     let faults = Faults { error_after: Some((40, "ConsumerTooSlow".into())), ..Default::default() };

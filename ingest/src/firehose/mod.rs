@@ -127,7 +127,7 @@ pub(crate) async fn send_message(
             received_at_us: crate::now_us(),
         };
         let cursor = if i + 1 == n { seq } else { None };
-        if tx.send(ToWriter { source: source.clone(), event: Some(event), cursor }).await.is_err() {
+        if tx.send(ToWriter::at(source.clone(), Some(event), cursor)).await.is_err() {
             return false;
         }
     }

@@ -113,6 +113,10 @@ impl Follower {
                 End::FutureCursor => {
                     tracing::warn!(host = %self.url, cursor = ?self.cursor, start = ?self.opts.start, "the firehose has nothing after our cursor (FutureCursor: its history was reset): starting over as on a first start");
                     self.cursor = first_cursor(self.opts.start);
+                    // The stored position too: only moving forward, it would ask for the old one again.
+                    if self.tx.send(ToWriter::reset(self.source.clone(), self.cursor)).await.is_err() {
+                        return;
+                    }
                 }
                 End::Failed(reason) => {
                     tracing::warn!(host = %self.url, reason = %reason, "firehose connection ended");
@@ -281,7 +285,7 @@ impl Follower {
     }
 
     async fn send_cursor(&mut self, cursor: Option<i64>) -> bool {
-        let item = ToWriter { source: self.source.clone(), event: None, cursor };
+        let item = ToWriter::at(self.source.clone(), None, cursor);
         self.tx.send(item).await.is_ok()
     }
 

@@ -13,18 +13,31 @@ use crate::{IngestError, IngestMetrics, now_us};
 /// to store once it is appended: an event that is not the last of its message (a firehose commit with
 /// several ops) carries none, so a transaction never stores a position half of whose message is missing.
 /// An item without an event only moves the cursor (firehose messages with nothing wanted in them).
+/// A stored cursor only moves forward, except through a `reset` item: the source declared its history
+/// reset (a firehose's `FutureCursor`), and its position starts over at `cursor` (none: forgotten).
 #[derive(Debug)]
 pub(crate) struct ToWriter {
     pub source: Arc<str>,
     pub event: Option<NewEvent>,
     pub cursor: Option<i64>,
+    pub reset: bool,
 }
 
 impl ToWriter {
     /// A live Jetstream event: each frame is one event, and its own cursor.
     pub(crate) fn single(source: Arc<str>, event: NewEvent) -> Self {
         let cursor = event.source_cursor;
-        ToWriter { source, event: Some(event), cursor }
+        ToWriter { source, event: Some(event), cursor, reset: false }
+    }
+
+    /// One event of a message, or (with no event) a position alone.
+    pub(crate) fn at(source: Arc<str>, event: Option<NewEvent>, cursor: Option<i64>) -> Self {
+        ToWriter { source, event, cursor, reset: false }
+    }
+
+    /// The source's history was reset: its stored position becomes `cursor`, even if lower.
+    pub(crate) fn reset(source: Arc<str>, cursor: Option<i64>) -> Self {
+        ToWriter { source, event: None, cursor, reset: true }
     }
 }
 
@@ -55,9 +68,14 @@ fn flush(log: &mut EventLog, batch: &mut Vec<ToWriter>, metrics: &IngestMetrics)
     let mut items = batch.drain(..).peekable();
     while let Some(first) = items.next() {
         let source = first.source.clone();
+        if first.reset {
+            log.reset_cursor(&source, first.cursor)?;
+            metrics.reset_cursor(&source, first.cursor);
+            continue;
+        }
         let mut cursor = first.cursor;
         let mut events: Vec<NewEvent> = first.event.into_iter().collect();
-        while let Some(next) = items.next_if(|i| i.source == source) {
+        while let Some(next) = items.next_if(|i| i.source == source && !i.reset) {
             cursor = cursor.max(next.cursor);
             events.extend(next.event);
         }
@@ -96,7 +114,7 @@ mod tests {
             source_cursor: Some(seq),
             received_at_us: 1,
         };
-        ToWriter { source: source.clone(), event: Some(event), cursor: last_of_message.then_some(seq) }
+        ToWriter::at(source.clone(), Some(event), last_of_message.then_some(seq))
     }
 
     #[test]
@@ -110,10 +128,26 @@ mod tests {
             .unwrap();
         assert_eq!(log.cursor("a").unwrap().unwrap().cursor, 6, "half of message 7 is not a position");
         assert_eq!(log.cursor("b").unwrap().unwrap().cursor, 3);
-        let moves_only = ToWriter { source: a.clone(), event: None, cursor: None };
+        let moves_only = ToWriter::at(a.clone(), None, None);
         flush(&mut log, &mut vec![item(&a, 7, true), moves_only], &metrics).unwrap();
         assert_eq!(log.cursor("a").unwrap().unwrap().cursor, 7);
-        flush(&mut log, &mut vec![ToWriter { source: a, event: None, cursor: Some(9) }], &metrics).unwrap();
+        flush(&mut log, &mut vec![ToWriter::at(a.clone(), None, Some(9))], &metrics).unwrap();
         assert_eq!((log.cursor("a").unwrap().unwrap().cursor, log.head()), (9, 4), "a cursor alone moves");
+    }
+
+    #[test]
+    fn a_replayed_position_never_moves_the_cursor_back_but_a_reset_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = EventLog::open(dir.path()).unwrap();
+        let a: Arc<str> = Arc::from("a");
+        let metrics = IngestMetrics::default();
+        flush(&mut log, &mut vec![item(&a, 9, true)], &metrics).unwrap();
+        flush(&mut log, &mut vec![item(&a, 4, true), item(&a, 5, true)], &metrics).unwrap();
+        assert_eq!(log.cursor("a").unwrap().unwrap().cursor, 9, "a replay of 4 and 5");
+        assert_eq!(metrics.cursors()["a"], 9);
+        let reset = ToWriter::reset(a.clone(), Some(0));
+        flush(&mut log, &mut vec![item(&a, 10, true), reset, item(&a, 2, true)], &metrics).unwrap();
+        assert_eq!(log.cursor("a").unwrap().unwrap().cursor, 2, "the reset comes after 10, before 2");
+        assert_eq!(metrics.cursors()["a"], 2);
     }
 }
