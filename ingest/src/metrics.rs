@@ -23,6 +23,9 @@ pub struct IngestMetrics {
     pub reconnects: AtomicU64,
     /// Gap events appended (cursor too old, rotation wider than the replay window).
     pub gaps: AtomicU64,
+    /// Events whose time was ahead of reprise's clock by more than the rewind: kept, but no position
+    /// was taken from their time beyond that bound.
+    pub clock_ahead: AtomicU64,
     /// Now minus the event time of the last appended event, microseconds.
     pub lag_us: AtomicI64,
     /// Events and bytes per second over the last completed second.
@@ -51,6 +54,7 @@ impl Default for IngestMetrics {
             wire_bytes_received: AtomicU64::new(0),
             reconnects: AtomicU64::new(0),
             gaps: AtomicU64::new(0),
+            clock_ahead: AtomicU64::new(0),
             lag_us: AtomicI64::new(0),
             events_per_second: AtomicU64::new(0),
             bytes_per_second: AtomicU64::new(0),
@@ -152,6 +156,12 @@ impl IngestMetrics {
             plain(self.reconnects.load(Relaxed)),
         );
         metric("gaps_total", "counter", "Gap events appended.", plain(self.gaps.load(Relaxed)));
+        metric(
+            "clock_ahead_total",
+            "counter",
+            "Events timed ahead of this machine's clock by more than the rewind (kept; no cursor from them).",
+            plain(self.clock_ahead.load(Relaxed)),
+        );
         metric(
             "events_per_second",
             "gauge",

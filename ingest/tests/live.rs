@@ -290,6 +290,81 @@ async fn frames_older_than_the_stored_cursor_never_move_it_back() {
     assert_eq!(log.cursor(&server.v1_url()).unwrap().unwrap().cursor, stored);
 }
 
+/// `frame` with its `time_us` set to `t`.
+fn at(frame: &str, t: i64) -> String {
+    let mut v: serde_json::Value = serde_json::from_str(frame).unwrap();
+    v["time_us"] = t.into();
+    v.to_string()
+}
+
+/// The `cursor=` a subscription asked for.
+fn asked(query: &str) -> i64 {
+    let c = query.split(['?', '&']).find_map(|p| p.strip_prefix("cursor=")).expect("a cursor");
+    c.parse().unwrap()
+}
+
+const TEN_YEARS_US: i64 = 10 * 365 * 86_400 * 1_000_000;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frames_from_the_future_are_kept_but_never_poison_the_cursor() {
+    let now = reprise_ingest::now_us();
+    let h = History::new();
+    let tracks = frames(4, 0);
+    h.push_verbatim(&at(&tracks[0], now - 2_000_000));
+    h.push_verbatim(&at(&tracks[1], i64::MAX));
+    h.push_verbatim(&at(&tracks[2], now + TEN_YEARS_US));
+    h.push_verbatim(&at(&tracks[3], now - 1_000_000));
+    let server = JetstreamServer::start(h.clone(), Faults::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut live = Live::start(dir.path(), opts(vec![server.v1_url()]));
+    live.wait_head(4).await;
+    let log = live.stop().await;
+    let after = reprise_ingest::now_us();
+    let events = LogReader::open(dir.path()).unwrap().read_after(0, 10).unwrap();
+    let times: Vec<_> = events.iter().map(|e| e.envelope.event_time_us.unwrap()).collect();
+    assert_eq!(times[1..3], [i64::MAX, now + TEN_YEARS_US], "kept with the times they claim");
+    let cursor = log.cursor(&server.v1_url()).unwrap().unwrap().cursor;
+    assert!(cursor <= after + 5_000_000, "cursor {cursor}: at most reprise's clock plus the rewind");
+    drop(log);
+    // The next start asks from reprise's own time, not from the future, so new events still arrive.
+    let mut live = Live::start(dir.path(), opts(vec![server.v1_url()]));
+    server.wait_connections(2).await;
+    assert!(asked(&server.queries()[1]) <= after, "{}", server.queries()[1]);
+    h.push_verbatim(&at(&frames(1, 4)[0], reprise_ingest::now_us()));
+    live.wait_head(5).await;
+    live.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cursor_stored_from_the_future_by_an_older_version_is_not_trusted() {
+    let h = history(10);
+    let server = JetstreamServer::start(h.clone(), Faults::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    EventLog::open(dir.path()).unwrap().append(&server.v1_url(), &[], Some(i64::MAX)).unwrap();
+    let mut live = Live::start(dir.path(), opts(vec![server.v1_url()]));
+    server.wait_connections(1).await;
+    let resumed = asked(&server.queries()[0]);
+    h.push(&frames(1, 10)[0]);
+    live.wait_head(1).await;
+    live.stop().await;
+    assert!(resumed <= reprise_ingest::now_us(), "resumed at {resumed}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_clock_slightly_ahead_is_trusted() {
+    // Within the rewind of reprise's clock: the host's times are taken as they are.
+    let h = History::with_clock(reprise_ingest::now_us() + 2_000_000, 1_000);
+    for f in frames(10, 0) {
+        h.push(&f);
+    }
+    let server = JetstreamServer::start(h.clone(), Faults::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut live = Live::start(dir.path(), opts(vec![server.v1_url()]));
+    live.wait_head(10).await;
+    let log = live.stop().await;
+    assert_eq!(log.cursor(&server.v1_url()).unwrap().unwrap().cursor, h.time_of(10));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v2_resumes_inclusively_by_seq_across_error_frames_and_restarts() {
     let h = history(120);

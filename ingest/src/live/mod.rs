@@ -245,9 +245,17 @@ impl Supervisor {
         stop: watch::Receiver<bool>,
     ) -> Self {
         let mut newest: Option<(i64, usize)> = None;
+        let latest = resume::latest_trusted_time(now_us(), opts.rewind);
         for (i, h) in hosts.iter_mut().enumerate() {
             if let Some(c) = stored.iter().find(|c| c.source == h.url) {
-                h.cursor = Some(c.cursor);
+                // A time stored from the future (before reprise bounded positions) is not resumed from.
+                h.cursor = Some(match h.wire {
+                    Wire::V1 if c.cursor > latest => {
+                        tracing::warn!(host = %h.url, cursor = c.cursor, "the stored cursor is ahead of this machine's clock: resuming from the clock instead");
+                        latest
+                    }
+                    _ => c.cursor,
+                });
                 metrics.set_cursor(&h.url, c.cursor);
                 if newest.is_none_or(|(at, _)| c.last_seq > at) {
                     newest = Some((c.last_seq, i));

@@ -53,6 +53,14 @@ pub(crate) fn start_for(
     }
 }
 
+/// The latest event time a position may be taken from: reprise's own clock plus `rewind`. A frame
+/// claiming a later `time_us` (a host's clock gone wrong, a hostile frame) is kept with the time it
+/// claims, but as a cursor it would make every resume ask for events the host has not sent yet, and skip
+/// them all. Bounded by the rewind, a resume from the bound asks from no later than the frame's arrival.
+pub(crate) fn latest_trusted_time(now_us: i64, rewind: Duration) -> i64 {
+    now_us.saturating_add(rewind.as_micros() as i64)
+}
+
 /// Full-jitter exponential backoff: a random delay in [base/2, base], base doubling per failure.
 pub(crate) fn backoff(failures: u32, initial: Duration, max: Duration) -> Duration {
     let base = initial.saturating_mul(1u32 << failures.min(16)).min(max);
@@ -87,6 +95,22 @@ mod tests {
         check(Wire::V2, Some(42), Some(2_000_000_000_000_000), true, Start::V2Time(1_999_999_999_999_995));
         check(Wire::V2, None, None, true, Start::Live);
         check(Wire::V2, None, Some(500), false, Start::V2Time(V2_TIMESTAMP_MIN));
+    }
+
+    #[test]
+    fn a_position_is_never_taken_beyond_the_clock_plus_the_rewind() {
+        let now = 1_800_000_000_000_000;
+        let bound = latest_trusted_time(now, Duration::from_secs(5));
+        assert_eq!(bound, now + 5_000_000);
+        for (claimed, taken) in [
+            (now - 1, now - 1),
+            (now + 2_000_000, now + 2_000_000), // a slight skew: taken as it is
+            (now + 10 * 365 * 86_400_000_000, bound),
+            (i64::MAX, bound),
+        ] {
+            assert_eq!(claimed.min(bound), taken, "{claimed}");
+        }
+        assert_eq!(latest_trusted_time(i64::MAX - 1, Duration::from_secs(5)), i64::MAX);
     }
 
     #[test]

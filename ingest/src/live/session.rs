@@ -8,7 +8,7 @@ use reprise_events::{Envelope, EventKind, NewEvent};
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::{self, Message};
 
-use super::resume::Start;
+use super::resume::{Start, latest_trusted_time};
 use super::writer::ToWriter;
 use super::zstd::FrameDecompressor;
 use super::{Filters, Host, LiveOptions, Wire};
@@ -50,6 +50,8 @@ pub(crate) struct Session<'a> {
     pub filters: Filters,
     others_since_wanted: u64,
     last_wanted_at: Instant,
+    /// An event ahead of the clock was logged on this connection.
+    warned_ahead: bool,
 }
 
 enum Step {
@@ -86,6 +88,7 @@ impl<'a> Session<'a> {
             },
             others_since_wanted: 0,
             last_wanted_at: Instant::now(),
+            warned_ahead: false,
         }
     }
 
@@ -242,6 +245,7 @@ impl<'a> Session<'a> {
             ),
         };
         self.metrics.received(bytes.len(), raw.len());
+        let received_at_us = now_us();
         let decoded = match reject {
             Some(reason) => DecodedFrame { envelope: Envelope::rejected(reason), cursor: None },
             None => match self.host.wire {
@@ -258,26 +262,47 @@ impl<'a> Session<'a> {
                 },
             },
         };
-        self.observe(&decoded);
+        let latest = latest_trusted_time(received_at_us, self.opts.rewind);
+        if decoded.envelope.event_time_us.is_some_and(|t| t > latest) {
+            self.ahead_of_clock(&decoded);
+        }
+        // A v1 position is a time: never one beyond the latest trusted time (a v2 seq is no clock).
+        let position = match self.host.wire {
+            Wire::V1 => decoded.cursor.map(|c| c.min(latest)),
+            Wire::V2 => decoded.cursor,
+        };
+        self.observe(&decoded, position, latest);
         let event = NewEvent {
             envelope: decoded.envelope,
             frame: bytes,
             source_cursor: decoded.cursor,
-            received_at_us: now_us(),
+            received_at_us,
         };
-        if self.tx.send(ToWriter::single(self.host.source.clone(), event)).await.is_err() {
+        if self.tx.send(ToWriter::at(self.host.source.clone(), Some(event), position)).await.is_err() {
             return Step::End(SessionEnd::WriterGone);
         }
         self.delivered += 1;
         Step::Continue
     }
 
-    fn observe(&mut self, d: &DecodedFrame) {
-        if let Some(c) = d.cursor {
+    /// An event whose time is ahead of reprise's clock by more than the rewind: kept with the time it
+    /// claims, counted, and said once per connection (a host whose clock is wrong sends many).
+    fn ahead_of_clock(&mut self, d: &DecodedFrame) {
+        self.metrics.clock_ahead.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if !self.warned_ahead {
+            self.warned_ahead = true;
+            tracing::warn!(host = %self.host.url, time_us = ?d.envelope.event_time_us, did = ?d.envelope.did, "event time ahead of this machine's clock: kept, but it moves no cursor past now + rewind");
+        }
+    }
+
+    /// Notes what a frame says about the host: its position, and (bounded by `latest`) its event time.
+    fn observe(&mut self, d: &DecodedFrame, position: Option<i64>, latest: i64) {
+        if let Some(c) = position {
             self.host.cursor = self.host.cursor.max(Some(c));
         }
         let env = &d.envelope;
-        if let Some(t) = env.event_time_us {
+        let time = env.event_time_us.map(|t| t.min(latest));
+        if let Some(t) = time {
             self.last_time_us = self.last_time_us.max(Some(t));
         }
         let wanted = env.kind() == EventKind::Commit
@@ -285,7 +310,7 @@ impl<'a> Session<'a> {
         if wanted {
             self.last_wanted_at = Instant::now();
             self.others_since_wanted = 0;
-            self.last_wanted_time_us = self.last_wanted_time_us.max(env.event_time_us);
+            self.last_wanted_time_us = self.last_wanted_time_us.max(time);
         } else {
             self.others_since_wanted += 1;
         }

@@ -91,7 +91,7 @@ fn flush(log: &mut EventLog, batch: &mut Vec<ToWriter>, metrics: &IngestMetrics)
             .gaps
             .fetch_add(events.iter().filter(|e| e.envelope.kind() == EventKind::Gap).count() as u64, Relaxed);
         if let Some(t) = events.iter().rev().find_map(|e| e.envelope.event_time_us) {
-            metrics.lag_us.store(now_us() - t, Relaxed);
+            metrics.lag_us.store((now_us() - t).max(0), Relaxed); // an event from the future is no lag
         }
         if let Some(c) = cursor {
             metrics.set_cursor(&source, c);
