@@ -102,10 +102,7 @@ pub fn ingest_fixture(
 
 fn to_event(line: &CappedLine, line_no: i64, max: usize) -> NewEvent {
     let envelope = if line.truncated() {
-        Envelope::rejected(format!(
-            "frame of {} bytes exceeds the {max}-byte limit; its first {max} bytes are kept",
-            line.full_len
-        ))
+        Envelope::rejected(crate::stream::oversized(line.full_len, max))
     } else if line.bytes.iter().all(u8::is_ascii_whitespace) {
         Envelope::rejected("empty line")
     } else {

@@ -13,6 +13,7 @@ mod fixture;
 mod lines;
 pub mod live;
 mod metrics;
+mod stream;
 mod v1;
 mod v2;
 

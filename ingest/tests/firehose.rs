@@ -9,7 +9,7 @@ use std::time::Duration;
 use reprise_events::{EventKind, EventLog, GapRange, LogReader, StoredEvent};
 use reprise_ingest::{Connection, FirehoseOptions, FirehoseStart, run_firehose};
 use reprise_testkit::firehose_frames::{LiveRepo, account_frame, identity_frame};
-use reprise_testkit::{FirehoseHistory, FirehoseServer};
+use reprise_testkit::{FirehoseHistory, FirehoseServer, ws_frames};
 use serde_json::{Value, json};
 use support::Following;
 use tokio_tungstenite::tungstenite::Message;
@@ -310,4 +310,49 @@ async fn a_future_cursor_resets_the_stored_one_so_a_restart_does_not_ask_for_it_
     ingest.wait_head(3).await;
     drop(ingest.stop().await);
     assert_eq!(server.queries()[2], "/xrpc/com.atproto.sync.subscribeRepos?cursor=6");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_text_frame_that_is_not_utf8_is_kept_as_rejected_on_the_same_connection() {
+    let history = FirehoseHistory::new();
+    let mut repo = LiveRepo::new(6);
+    history.push_with(|s| repo.create("fm.plyr.track", "3kaaaaaaaaaa2", &track("Before")).commit_frame(s));
+    history.push_message(ws_frames::raw_text(b"\xff\xfe not utf-8"));
+    history.push_with(|s| repo.create("fm.plyr.track", "3kaaaaaaaaab2", &track("After")).commit_frame(s));
+    let server = FirehoseServer::start(history).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut ingest = Ingest::start(EventLog::open(dir.path()).unwrap(), opts(&server.url()));
+    ingest.wait_head(3).await;
+    drop(ingest.stop().await);
+    let events = all(dir.path());
+    assert_eq!(kinds(&events), ["create fm.plyr.track", "rejected", "create fm.plyr.track"]);
+    let reason = events[1].envelope.reject_reason.as_deref().unwrap();
+    assert!(reason.starts_with("text frame of 12 bytes on subscribeRepos"), "{reason}");
+    assert_eq!(events[1].frame, b"\xff\xfe not utf-8");
+    assert_eq!(server.connections(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frame_the_websocket_layer_refuses_is_recorded_stepped_over_and_left_as_a_gap() {
+    let history = FirehoseHistory::new();
+    let mut repo = LiveRepo::new(7);
+    history.push_with(|s| repo.create("fm.plyr.track", "3kaaaaaaaaaa2", &track("Before")).commit_frame(s));
+    history.push_message(ws_frames::reserved_bits(b"\xa2"));
+    history.push_with(|s| repo.create("fm.plyr.track", "3kaaaaaaaaab2", &track("After")).commit_frame(s));
+    let server = FirehoseServer::start(history.clone()).await;
+    let url = server.url();
+    let dir = tempfile::tempdir().unwrap();
+    let mut ingest = Ingest::start(EventLog::open(dir.path()).unwrap(), opts(&url));
+    ingest.wait_head(4).await;
+    let log = ingest.stop().await;
+    let events = all(dir.path());
+    assert_eq!(kinds(&events), ["create fm.plyr.track", "rejected", "gap", "create fm.plyr.track"]);
+    let reason = events[1].envelope.reject_reason.as_deref().unwrap();
+    assert!(reason.contains("Reserved bits are non-zero"), "{reason}");
+    assert_eq!(events[2].envelope.gap, Some(GapRange { from: 2, to: 3 }), "seq 2 was never read");
+    assert_eq!(
+        server.queries(),
+        ["/xrpc/com.atproto.sync.subscribeRepos?cursor=0", "/xrpc/com.atproto.sync.subscribeRepos?cursor=2"]
+    );
+    assert_eq!(log.cursor(&url).unwrap().unwrap().cursor, 3);
 }

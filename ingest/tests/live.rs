@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use reprise_events::{EventKind, EventLog, GapRange, LogReader};
 use reprise_ingest::{Connection, IngestMetrics, LiveOptions, run_live};
-use reprise_testkit::{Faults, FrameBuilder, History, JetstreamServer, did, identity, tid};
+use reprise_testkit::{Faults, FrameBuilder, History, JetstreamServer, did, identity, tid, ws_frames};
 use support::{Following, PATIENCE};
 use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::Message;
 
 /// `n` events: track creates from 7 repos with an identity event every 5th.
 fn frames(n: usize, offset: usize) -> Vec<String> {
@@ -363,6 +364,113 @@ async fn a_host_clock_slightly_ahead_is_trusted() {
     live.wait_head(10).await;
     let log = live.stop().await;
     assert_eq!(log.cursor(&server.v1_url()).unwrap().unwrap().cursor, h.time_of(10));
+}
+
+/// Six tracks with `bad` between the third and the fourth, on an instance clock ticking `step_us`.
+fn around(bad: Message, step_us: i64) -> (Arc<History>, Vec<String>) {
+    let h = History::with_clock(reprise_ingest::now_us() - 30_000_000, step_us);
+    let good = frames(6, 0);
+    for f in &good[..3] {
+        h.push(f);
+    }
+    h.push_message(bad);
+    for f in &good[3..] {
+        h.push(f);
+    }
+    let sent = h.v1_frames().into_iter().filter(|f| !f.is_empty()).collect();
+    (h, sent)
+}
+
+/// The events of the log that are not commits or identities (asserting those are the `sent` ones, in
+/// order, once).
+fn others(dir: &std::path::Path, sent: &[String]) -> Vec<reprise_events::StoredEvent> {
+    let events = LogReader::open(dir).unwrap().read_after(0, 100).unwrap();
+    let (good, others): (Vec<_>, Vec<_>) = events
+        .into_iter()
+        .partition(|e| matches!(e.envelope.kind(), EventKind::Commit | EventKind::Identity));
+    let got: Vec<_> = good.iter().map(|e| (e.envelope.did.clone(), e.envelope.event_time_us)).collect();
+    let want: Vec<_> = sent
+        .iter()
+        .map(|f| {
+            let v: serde_json::Value = serde_json::from_str(f).unwrap();
+            (v["did"].as_str().map(str::to_owned), v["time_us"].as_i64())
+        })
+        .collect();
+    assert_eq!(got, want);
+    others
+}
+
+fn small_frames(url: String) -> LiveOptions {
+    let mut o = opts(vec![url]);
+    o.connection.max_frame_bytes = 8192;
+    o
+}
+
+/// Live ingest over `around(bad)` on either wire, with one rejected event expected: that event, and the
+/// connections it took.
+async fn one_rejected(bad: Message, v2: bool) -> (reprise_events::StoredEvent, usize) {
+    let (h, sent) = around(bad, 100_000);
+    let server = JetstreamServer::start(h, Faults::default()).await;
+    let url = if v2 { server.v2_url() } else { server.v1_url() };
+    let dir = tempfile::tempdir().unwrap();
+    let mut live = Live::start(dir.path(), small_frames(url));
+    live.wait_head(7).await;
+    live.stop().await;
+    let mut rejected = others(dir.path(), &sent);
+    assert_eq!(rejected.len(), 1, "{v2}");
+    (rejected.remove(0), server.connections())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frame_over_the_websocket_frame_limit_is_kept_as_rejected_on_the_same_connection() {
+    for v2 in [false, true] {
+        let (rejected, connections) = one_rejected(ws_frames::long_text(17 << 20), v2).await;
+        let reason = rejected.envelope.reject_reason.as_deref().unwrap();
+        assert_eq!(
+            reason,
+            "frame of 17825792 bytes exceeds the 8192-byte limit; its first 8192 bytes are kept"
+        );
+        assert_eq!(rejected.frame.len(), 8192, "{v2}");
+        assert_eq!(connections, 1, "{v2}: no reconnect");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_text_frame_that_is_not_utf8_is_kept_as_rejected_on_the_same_connection() {
+    let bad = b"{\"did\":\"did:plc:\xff\xfe\"}";
+    for v2 in [false, true] {
+        let (rejected, connections) = one_rejected(ws_frames::raw_text(bad), v2).await;
+        let reason = rejected.envelope.reject_reason.as_deref().unwrap();
+        assert!(reason.starts_with("text frame is not UTF-8"), "{v2}: {reason}");
+        assert_eq!(rejected.frame, bad, "{v2}");
+        assert_eq!(connections, 1, "{v2}: no reconnect");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frame_the_websocket_layer_refuses_is_recorded_stepped_over_and_left_as_a_gap() {
+    for v2 in [false, true] {
+        // Frames 0.5 ms apart: the first step over (1 ms past the last frame read) lands on the next one.
+        let (h, sent) = around(ws_frames::reserved_bits(b"\x28\xb5\x2f\xfd"), 500);
+        let server = JetstreamServer::start(h.clone(), Faults::default()).await;
+        let url = if v2 { server.v2_url() } else { server.v1_url() };
+        let dir = tempfile::tempdir().unwrap();
+        let mut live = Live::start(dir.path(), small_frames(url.clone()));
+        live.wait_head(8).await;
+        live.stop().await;
+        let others = others(dir.path(), &sent);
+        let kinds: Vec<_> = others.iter().map(|e| e.envelope.kind()).collect();
+        assert_eq!(kinds, [EventKind::Rejected, EventKind::Gap], "{v2}");
+        let reason = others[0].envelope.reject_reason.as_deref().unwrap();
+        assert!(reason.contains("Reserved bits are non-zero"), "{v2}: {reason}");
+        let gap = others[1].envelope.gap.unwrap();
+        let expected = match v2 {
+            false => GapRange { from: h.time_of(3) + 1, to: h.time_of(3) + 1_000 },
+            true => GapRange { from: 4, to: 5 },
+        };
+        assert_eq!(gap, expected, "{v2}");
+        assert_eq!(server.connections(), 2, "{v2}: one reconnect, past the frame");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

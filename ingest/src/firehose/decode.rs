@@ -64,10 +64,7 @@ pub enum FirehoseFrame {
 pub fn decode_firehose(bytes: &[u8], ctx: &FirehoseContext) -> FirehoseFrame {
     let max = ctx.max_frame_bytes;
     if bytes.len() > max {
-        let reason = format!(
-            "frame of {} bytes exceeds the {max}-byte limit; its first {max} bytes are kept",
-            bytes.len()
-        );
+        let reason = crate::stream::oversized(bytes.len(), max);
         return FirehoseFrame::Rejected { seq: None, event: rejected(&bytes[..max], None, reason) };
     }
     match decode_message(bytes, ctx) {

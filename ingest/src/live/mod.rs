@@ -153,6 +153,8 @@ pub(crate) struct Host {
     pub cursor: Option<i64>,
     /// A v2 host's zstd dictionary, fetched once and kept until the host says it is unknown.
     pub(crate) dictionary: Option<dictionary::V2Dictionary>,
+    /// Where the next connection starts instead (past a refused frame, without the rewind).
+    pub(crate) resume_at: Option<Start>,
 }
 
 /// Runs live ingest until `stop` turns true; returns the log once every received event is appended.
@@ -185,6 +187,7 @@ pub async fn run_live_with_filters(
             wire,
             cursor: None,
             dictionary: None,
+            resume_at: None,
         });
     }
     let mut log = log;
@@ -228,6 +231,8 @@ struct Supervisor {
     /// Failures anywhere since any host last delivered: the backoff grows with these, so a dead
     /// network is not hammered by rotating through the list.
     streak: u32,
+    /// Frames refused in a row on the current host with nothing read in between.
+    refusals: u32,
     opts: LiveOptions,
     metrics: Arc<IngestMetrics>,
     tx: mpsc::Sender<ToWriter>,
@@ -274,6 +279,7 @@ impl Supervisor {
             switched: false,
             failures: 0,
             streak: 0,
+            refusals: 0,
             opts,
             metrics,
             tx,
@@ -288,9 +294,13 @@ impl Supervisor {
             if *self.stop.borrow() {
                 return;
             }
-            let host = &self.hosts[self.current];
-            let start =
-                resume::start_for(host.wire, host.cursor, self.safe_time_us, self.switched, &self.opts);
+            let host = &mut self.hosts[self.current];
+            let start = match host.resume_at.take() {
+                Some(start) => start,
+                None => {
+                    resume::start_for(host.wire, host.cursor, self.safe_time_us, self.switched, &self.opts)
+                }
+            };
             let start = match self.gap_if_beyond_replay(start).await {
                 Some(s) => s,
                 None => return,
@@ -315,6 +325,7 @@ impl Supervisor {
             if delivered > 0 {
                 self.failures = 0;
                 self.streak = 0;
+                self.refusals = 0;
             }
             match end {
                 SessionEnd::Stopped | SessionEnd::WriterGone => return,
@@ -331,13 +342,18 @@ impl Supervisor {
                     let host = &mut self.hosts[self.current];
                     tracing::warn!(host = %host.url, requested, floor, "cursor below the host's retention floor: recording a gap and resuming at the floor");
                     host.cursor = Some(floor);
-                    if !self
-                        .send_gap(self.current, GapRange { from: requested, to: floor }, "CursorTooOld")
-                        .await
-                    {
+                    let gap = GapRange { from: requested, to: floor };
+                    if !self.send_gap(self.current, gap, "CursorTooOld", Some(floor)).await {
                         return;
                     }
                     continue;
+                }
+                SessionEnd::Refused(reason) => {
+                    self.safe_time_us = self.safe_time_us.max(last_time);
+                    self.streak += 1;
+                    if !self.step_over(&reason).await {
+                        return;
+                    }
                 }
                 SessionEnd::Failed(reason) => {
                     self.safe_time_us = self.safe_time_us.max(last_time);
@@ -360,6 +376,37 @@ impl Supervisor {
         self.current = (self.current + 1) % self.hosts.len();
         self.switched = true;
         self.failures = 0;
+        self.refusals = 0;
+    }
+
+    /// Records a frame the WebSocket layer refused (a rejected event saying why: no byte of it could be
+    /// read) and resumes past it, since the host would send it again after every rewind; what the step
+    /// skips is a gap event, for `backfill --gaps`. False if the writer is gone.
+    async fn step_over(&mut self, reason: &str) -> bool {
+        let repeats = self.refusals;
+        self.refusals += 1;
+        let host = &self.hosts[self.current];
+        let after = host.cursor;
+        tracing::warn!(host = %host.url, reason, after = ?after, "the WebSocket layer refused a frame: recording it and resuming past it");
+        let reason = match after {
+            Some(pos) => format!("the WebSocket layer refused the frame after position {pos}: {reason}"),
+            None => format!("the WebSocket layer refused a frame: {reason}"),
+        };
+        let event = NewEvent {
+            envelope: Envelope::rejected(reason),
+            frame: Vec::new(),
+            source_cursor: after,
+            received_at_us: now_us(),
+        };
+        if self.tx.send(ToWriter::at(host.source.clone(), Some(event), None)).await.is_err() {
+            return false;
+        }
+        // With no position (a live-tail start), the next connection starts after the frame anyway.
+        let Some(pos) = after else { return true };
+        let (start, gap) = resume::step_over(host.wire, pos, repeats);
+        let host = &mut self.hosts[self.current];
+        (host.resume_at, host.cursor) = (Some(start), Some(gap.to));
+        self.send_gap(self.current, gap, "frame refused by the WebSocket layer", Some(gap.to)).await
     }
 
     /// Sleeps a jittered exponential backoff; false if stopped meanwhile.
@@ -383,21 +430,23 @@ impl Supervisor {
             Start::V2Time(t) if t < floor => (t, Start::V2Time(floor)),
             other => return Some(other),
         };
+        // A v1 gap's range is in time_us, its cursor too; a v2 one in time but its cursor is a seq.
+        let cursor = (self.hosts[self.current].wire == Wire::V1).then_some(floor);
         let ok = self
-            .send_gap(self.current, GapRange { from, to: floor }, "resume point beyond the replay window")
+            .send_gap(
+                self.current,
+                GapRange { from, to: floor },
+                "resume point beyond the replay window",
+                cursor,
+            )
             .await;
         ok.then_some(moved)
     }
 
-    async fn send_gap(&mut self, host: usize, range: GapRange, reason: &str) -> bool {
+    /// Appends a gap event, storing `cursor` as the host's position with it.
+    async fn send_gap(&mut self, host: usize, range: GapRange, reason: &str, cursor: Option<i64>) -> bool {
         let host = &self.hosts[host];
         let frame = serde_json::json!({"gap": {"from": range.from, "to": range.to, "reason": reason, "host": host.url}});
-        let cursor = match host.wire {
-            // A v1 gap's range is in time_us, its cursor too; a v2 CursorTooOld gap is in seqs.
-            Wire::V1 => Some(range.to),
-            Wire::V2 if reason == "CursorTooOld" => Some(range.to),
-            Wire::V2 => None,
-        };
         let event = NewEvent {
             envelope: Envelope::gap(range),
             frame: frame.to_string().into_bytes(),

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use reprise_events::GapRange;
+
 use super::{LiveOptions, Wire};
 
 /// The smallest cursor a v2 server reads as a unix-µs timestamp rather than a seq.
@@ -61,6 +63,25 @@ pub(crate) fn latest_trusted_time(now_us: i64, rewind: Duration) -> i64 {
     now_us.saturating_add(rewind.as_micros() as i64)
 }
 
+/// Where to resume past a frame the WebSocket layer refused right after position `pos` (its own position
+/// cannot be read), and the gap that leaves. `repeats`: refusals in a row with nothing read in between,
+/// each doubling the step from the last one's end; the first is the smallest that can pass a frame (1 ms
+/// of v1 time, one v2 seq). A v2 range ends at the seq resumed from (inclusively).
+pub(crate) fn step_over(wire: Wire, pos: i64, repeats: u32) -> (Start, GapRange) {
+    let step = 1i64 << repeats.min(40);
+    let (start, to) = match wire {
+        Wire::V1 => {
+            let to = pos.saturating_add(step.saturating_mul(1_000));
+            (Start::V1Time(to), to)
+        }
+        Wire::V2 => {
+            let to = pos.saturating_add(1).saturating_add(step);
+            (Start::V2Seq(to), to)
+        }
+    };
+    (start, GapRange { from: pos.saturating_add(1), to })
+}
+
 /// Full-jitter exponential backoff: a random delay in [base/2, base], base doubling per failure.
 pub(crate) fn backoff(failures: u32, initial: Duration, max: Duration) -> Duration {
     let base = initial.saturating_mul(1u32 << failures.min(16)).min(max);
@@ -111,6 +132,16 @@ mod tests {
             assert_eq!(claimed.min(bound), taken, "{claimed}");
         }
         assert_eq!(latest_trusted_time(i64::MAX - 1, Duration::from_secs(5)), i64::MAX);
+    }
+
+    #[test]
+    fn a_refused_frame_is_stepped_over_by_a_doubling_step() {
+        let at = |from, to| GapRange { from, to };
+        assert_eq!(step_over(Wire::V1, 100, 0), (Start::V1Time(1_100), at(101, 1_100)));
+        assert_eq!(step_over(Wire::V1, 1_100, 1), (Start::V1Time(3_100), at(1_101, 3_100)));
+        assert_eq!(step_over(Wire::V2, 7, 0), (Start::V2Seq(9), at(8, 9)), "seq 8 is skipped");
+        assert_eq!(step_over(Wire::V2, 9, 2), (Start::V2Seq(14), at(10, 14)));
+        assert_eq!(step_over(Wire::V1, i64::MAX - 5, 63).1.to, i64::MAX, "no overflow");
     }
 
     #[test]

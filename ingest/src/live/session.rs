@@ -3,15 +3,16 @@
 
 use std::time::Instant;
 
-use futures_util::{SinkExt, StreamExt};
 use reprise_events::{Envelope, EventKind, NewEvent};
 use tokio::sync::{mpsc, watch};
-use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::tungstenite::Message;
 
 use super::resume::{Start, latest_trusted_time};
 use super::writer::ToWriter;
 use super::zstd::FrameDecompressor;
 use super::{Filters, Host, LiveOptions, Wire};
+use crate::stream::transport::{ConnectError, Frame, Incoming, ReadError};
+use crate::stream::{self, transport};
 use crate::v2::{V2Frame, decode_v2};
 use crate::{DecodedFrame, IngestMetrics, decode_v1, now_us};
 
@@ -29,6 +30,8 @@ pub(crate) enum SessionEnd {
     },
     /// v2 has no `options_update`: new filters mean a new connection.
     FiltersChanged,
+    /// The WebSocket layer refused the frame after the last one read (the host would send it again).
+    Refused(String),
     Failed(String),
 }
 
@@ -114,14 +117,14 @@ impl<'a> Session<'a> {
             self.opts.compress,
             dictionary.as_ref().map(|d| d.id),
         );
-        let connect =
-            tokio::time::timeout(self.opts.connection.idle_timeout, tokio_tungstenite::connect_async(&url));
+        let max = self.opts.connection.max_frame_bytes;
+        let connect = tokio::time::timeout(self.opts.connection.idle_timeout, transport::connect(&url, max));
         let mut ws = tokio::select! {
             r = connect => match r {
                 Err(_) => return SessionEnd::Failed("connect timed out".into()),
-                Ok(Err(tungstenite::Error::Http(resp))) => return self.refused(resp.status().as_u16(), resp.body().as_deref()),
-                Ok(Err(e)) => return SessionEnd::Failed(format!("connect: {e}")),
-                Ok(Ok((ws, _))) => ws,
+                Ok(Err(ConnectError::Refused { status, body })) => return self.refused(status, body.as_deref()),
+                Ok(Err(ConnectError::Failed(e))) => return SessionEnd::Failed(format!("connect: {e}")),
+                Ok(Ok(ws)) => ws,
             },
             _ = super::stopped(stop) => return SessionEnd::Stopped,
         };
@@ -154,18 +157,18 @@ impl<'a> Session<'a> {
         loop {
             let step = tokio::select! {
                 _ = super::stopped(stop) => {
-                    let _ = ws.close(None).await;
+                    ws.close().await;
                     return SessionEnd::Stopped;
                 }
                 msg = ws.next() => {
                     last_frame = Instant::now();
                     match msg {
                         None => Step::End(SessionEnd::Failed("connection closed".into())),
-                        Some(Err(e)) => Step::End(SessionEnd::Failed(format!("read: {e}"))),
-                        Some(Ok(Message::Text(t))) => self.frame(t.as_bytes(), false, &mut decompressor).await,
-                        Some(Ok(Message::Binary(b))) => self.frame(&b, true, &mut decompressor).await,
-                        Some(Ok(Message::Close(c))) => Step::End(SessionEnd::Failed(format!("closed by the host: {c:?}"))),
-                        Some(Ok(_)) => Step::Continue, // ping (answered by tungstenite), pong: liveness only
+                        Some(Err(ReadError::Refused(reason))) => Step::End(SessionEnd::Refused(reason)),
+                        Some(Err(ReadError::Failed(e))) => Step::End(SessionEnd::Failed(e)),
+                        Some(Ok(Incoming::Frame(f))) => self.frame(f, &mut decompressor).await,
+                        Some(Ok(Incoming::Closed(c))) => Step::End(SessionEnd::Failed(format!("closed by the host: {c}"))),
+                        Some(Ok(Incoming::Control)) => Step::Continue,
                     }
                 }
                 filters = next_filters(filter_updates) => {
@@ -195,8 +198,8 @@ impl<'a> Session<'a> {
                 }
             };
             if let Step::End(end) = step {
-                if !matches!(end, SessionEnd::Failed(_)) {
-                    let _ = ws.close(None).await;
+                if !matches!(end, SessionEnd::Failed(_) | SessionEnd::Refused(_)) {
+                    ws.close().await;
                 }
                 return end;
             }
@@ -219,32 +222,22 @@ impl<'a> Session<'a> {
         SessionEnd::Failed(format!("handshake refused with HTTP {status}: {text}"))
     }
 
-    async fn frame(
-        &mut self,
-        raw: &[u8],
-        binary: bool,
-        decompressor: &mut Option<FrameDecompressor>,
-    ) -> Step {
+    async fn frame(&mut self, f: Frame, decompressor: &mut Option<FrameDecompressor>) -> Step {
         let max = self.opts.connection.max_frame_bytes;
-        let (bytes, reject): (Vec<u8>, Option<String>) = match (binary, decompressor.as_mut()) {
-            (false, _) if raw.len() > max => (
-                raw[..max].to_vec(),
-                Some(format!(
-                    "frame of {} bytes exceeds the {max}-byte limit; its first {max} bytes are kept",
-                    raw.len()
-                )),
+        let raw = &f.bytes[..];
+        let (bytes, reject): (Vec<u8>, Option<String>) = match (f.text, decompressor.as_mut()) {
+            _ if f.len > max => (raw[..raw.len().min(max)].to_vec(), Some(stream::oversized(f.len, max))),
+            (true, _) => (
+                raw.to_vec(),
+                std::str::from_utf8(raw).err().map(|e| format!("text frame is not UTF-8: {e}")),
             ),
-            (false, _) => (raw.to_vec(), None),
-            (true, Some(d)) => match d.decompress(raw) {
+            (false, Some(d)) => match d.decompress(raw) {
                 Ok(b) => (b, None),
-                Err(reason) => (raw[..raw.len().min(max)].to_vec(), Some(reason)),
+                Err(reason) => (raw.to_vec(), Some(reason)),
             },
-            (true, None) => (
-                raw[..raw.len().min(max)].to_vec(),
-                Some("binary frame on an uncompressed connection".into()),
-            ),
+            (false, None) => (raw.to_vec(), Some("binary frame on an uncompressed connection".into())),
         };
-        self.metrics.received(bytes.len(), raw.len());
+        self.metrics.received(bytes.len(), f.len);
         let received_at_us = now_us();
         let decoded = match reject {
             Some(reason) => DecodedFrame { envelope: Envelope::rejected(reason), cursor: None },

@@ -1,0 +1,176 @@
+//! One WebSocket connection of a streaming source: TCP, TLS, the frame guard and the handshake, then
+//! whole data messages with their kind and length as the host sent them.
+//!
+//! Because of the guard, tungstenite never refuses a data message for its size or its encoding: those
+//! checks are the source's, on the bytes. What tungstenite still refuses (reserved bits, a masked or
+//! unknown frame, a broken fragment sequence) is a [`ReadError::Refused`]: the connection is lost, and
+//! the source must step over the position, or the host sends the same frame again after every resume.
+
+use std::sync::{Arc, OnceLock};
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio_rustls::rustls::ClientConfig;
+use tokio_rustls::rustls::pki_types::ServerName;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::error::ProtocolError;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{self, Bytes, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use super::guard::{FrameGuard, Note, Notes};
+
+/// An open connection.
+pub(crate) struct Socket {
+    ws: WebSocketStream<FrameGuard<MaybeTlsStream<TcpStream>>>,
+    notes: Notes,
+}
+
+/// A data message: its first `keep` bytes, whether it was sent as text, and its length as sent.
+#[derive(Debug)]
+pub(crate) struct Frame {
+    pub bytes: Bytes,
+    pub text: bool,
+    pub len: usize,
+}
+
+impl Frame {
+    /// The bytes a rejected frame keeps and why, when the frame is longer than `max`.
+    pub(crate) fn oversized(&self, max: usize) -> Option<(&[u8], String)> {
+        (self.len > max).then(|| (&self.bytes[..self.bytes.len().min(max)], super::oversized(self.len, max)))
+    }
+}
+
+/// What a read gives.
+#[derive(Debug)]
+pub(crate) enum Incoming {
+    Frame(Frame),
+    /// The host closed the connection (its close frame, as text).
+    Closed(String),
+    /// A ping (tungstenite answers it) or a pong: liveness only.
+    Control,
+}
+
+/// Why reading ended the connection.
+#[derive(Debug)]
+pub(crate) enum ReadError {
+    /// The WebSocket layer refused the frame after the last one read; the host will send it again.
+    Refused(String),
+    Failed(String),
+}
+
+/// Why a connection could not be opened.
+#[derive(Debug)]
+pub(crate) enum ConnectError {
+    /// The host answered the upgrade with an HTTP status.
+    Refused {
+        status: u16,
+        body: Option<Vec<u8>>,
+    },
+    Failed(String),
+}
+
+/// Connects to a `ws://` or `wss://` URL; data messages are cut to their first `keep` bytes.
+pub(crate) async fn connect(url: &str, keep: usize) -> Result<Socket, ConnectError> {
+    let failed = |e: String| ConnectError::Failed(e);
+    let request = url.into_client_request().map_err(|e| failed(e.to_string()))?;
+    let uri = request.uri();
+    let secure = match uri.scheme_str() {
+        Some("wss") => true,
+        Some("ws") => false,
+        _ => return Err(failed(format!("{url}: not a ws:// or wss:// URL"))),
+    };
+    let host = uri.host().unwrap_or_default().trim_matches(['[', ']']).to_owned();
+    let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
+    let tcp = TcpStream::connect((host.as_str(), port)).await.map_err(|e| failed(e.to_string()))?;
+    tcp.set_nodelay(true).map_err(|e| failed(e.to_string()))?;
+    let stream = match secure {
+        true => MaybeTlsStream::Rustls(tls(&host, tcp).await.map_err(failed)?),
+        false => MaybeTlsStream::Plain(tcp),
+    };
+    let notes = Notes::default();
+    let guarded = FrameGuard::new(stream, keep, notes.clone());
+    // The guard cuts every data message to `keep`; these limits only back it up.
+    let limit = Some(keep.max(1));
+    let config = WebSocketConfig::default().max_message_size(limit).max_frame_size(limit);
+    match tokio_tungstenite::client_async_with_config(request, guarded, Some(config)).await {
+        Ok((ws, _)) => Ok(Socket { ws, notes }),
+        Err(tungstenite::Error::Http(resp)) => {
+            Err(ConnectError::Refused { status: resp.status().as_u16(), body: resp.body().clone() })
+        }
+        Err(e) => Err(failed(e.to_string())),
+    }
+}
+
+/// A TLS connection to `host` over `tcp`, checked against the webpki roots.
+pub(crate) async fn tls(
+    host: &str,
+    tcp: TcpStream,
+) -> Result<tokio_rustls::client::TlsStream<TcpStream>, String> {
+    static CONFIG: OnceLock<Arc<ClientConfig>> = OnceLock::new();
+    let config = CONFIG.get_or_init(|| {
+        let mut roots = tokio_rustls::rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        Arc::new(ClientConfig::builder().with_root_certificates(roots).with_no_client_auth())
+    });
+    let name = ServerName::try_from(host.to_owned()).map_err(|e| format!("{host}: {e}"))?;
+    tokio_rustls::TlsConnector::from(config.clone()).connect(name, tcp).await.map_err(|e| e.to_string())
+}
+
+impl Socket {
+    /// The next message; `None` once the connection is closed.
+    pub(crate) async fn next(&mut self) -> Option<Result<Incoming, ReadError>> {
+        let msg = self.ws.next().await?;
+        Some(match msg {
+            Ok(Message::Binary(bytes)) => {
+                let note = self.notes.take().unwrap_or(Note { text: false, len: bytes.len() as u64 });
+                let len = usize::try_from(note.len).unwrap_or(usize::MAX);
+                Ok(Incoming::Frame(Frame { bytes, text: note.text, len }))
+            }
+            Ok(Message::Text(text)) => {
+                // The guard hands text on as binary; this is only a guard that was bypassed.
+                let len = self.notes.take().map_or(text.len() as u64, |n| n.len);
+                let len = usize::try_from(len).unwrap_or(usize::MAX);
+                Ok(Incoming::Frame(Frame { bytes: text.into(), text: true, len }))
+            }
+            Ok(Message::Close(c)) => Ok(Incoming::Closed(format!("{c:?}"))),
+            Ok(_) => Ok(Incoming::Control),
+            Err(e) => Err(read_error(e)),
+        })
+    }
+
+    pub(crate) async fn send(&mut self, msg: Message) -> Result<(), tungstenite::Error> {
+        self.ws.send(msg).await
+    }
+
+    /// Closes the connection (best effort: it may already be gone).
+    pub(crate) async fn close(&mut self) {
+        let _ = self.ws.close(None).await;
+    }
+}
+
+/// A read error that is about one frame (the host would send it again on the next connection), or
+/// about the connection.
+fn read_error(e: tungstenite::Error) -> ReadError {
+    use ProtocolError as P;
+    let refused = matches!(
+        e,
+        tungstenite::Error::Capacity(_)
+            | tungstenite::Error::Utf8(_)
+            | tungstenite::Error::Protocol(
+                P::NonZeroReservedBits
+                    | P::MaskedFrameFromServer
+                    | P::FragmentedControlFrame
+                    | P::ControlFrameTooBig
+                    | P::UnknownControlFrameType(_)
+                    | P::UnknownDataFrameType(_)
+                    | P::UnexpectedContinueFrame
+                    | P::ExpectedFragment(_)
+                    | P::InvalidOpcode(_)
+            )
+    );
+    match refused {
+        true => ReadError::Refused(e.to_string()),
+        false => ReadError::Failed(format!("read: {e}")),
+    }
+}
