@@ -73,7 +73,7 @@ fn from_file(dir: &Path, fixture: &Path, n: usize) -> Result<f64, String> {
 fn options(url: String, start: Option<i64>) -> LiveOptions {
     LiveOptions {
         hosts: vec![url],
-        wanted_collections: Vec::new(),
+        filters: reprise_ingest::Filters { wanted_collections: Vec::new(), wanted_dids: Vec::new() },
         compress: true,
         start_cursor_us: start,
         rewind: Duration::ZERO,

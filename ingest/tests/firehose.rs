@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use reprise_events::{EventKind, EventLog, GapRange, LogReader, StoredEvent};
-use reprise_ingest::{Connection, FirehoseOptions, FirehoseStart, run_firehose};
+use reprise_ingest::{Connection, Filters, FirehoseOptions, FirehoseStart, run_firehose};
 use reprise_testkit::firehose_frames::{LiveRepo, account_frame, identity_frame};
 use reprise_testkit::{FirehoseHistory, FirehoseServer, ws_frames};
 use serde_json::{Value, json};
@@ -22,7 +22,7 @@ fn track(title: &str) -> Value {
 fn opts(url: &str) -> FirehoseOptions {
     FirehoseOptions {
         urls: vec![url.to_owned()],
-        wanted_collections: vec!["fm.plyr.*".into()],
+        filters: Filters { wanted_collections: vec!["fm.plyr.*".into()], wanted_dids: Vec::new() },
         connection: Connection {
             backoff_initial: Duration::from_millis(5),
             backoff_max: Duration::from_millis(50),

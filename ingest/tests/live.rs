@@ -43,7 +43,10 @@ fn history(n: usize) -> Arc<History> {
 fn opts(hosts: Vec<String>) -> LiveOptions {
     LiveOptions {
         hosts,
-        wanted_collections: vec!["fm.plyr.*".into()],
+        filters: reprise_ingest::Filters {
+            wanted_collections: vec!["fm.plyr.*".into()],
+            wanted_dids: Vec::new(),
+        },
         compress: true,
         rewind: Duration::from_secs(5),
         blind_window: Duration::from_secs(3600),
@@ -115,7 +118,7 @@ async fn real_compressed_frames_decode_through_the_client_byte_for_byte() {
     let server = JetstreamServer::start(h, Faults::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let mut o = opts(vec![server.v1_url()]);
-    o.wanted_collections.clear();
+    o.filters.wanted_collections.clear();
     o.start_cursor_us = Some(1);
     o.replay_window = Duration::from_secs(100 * 365 * 86_400);
     let mut live = Live::start(dir.path(), o);
@@ -553,7 +556,7 @@ async fn v1_filters_change_on_the_open_connection_and_v2_reconnects_with_them() 
         let url = if v2 { server.v2_url() } else { server.v1_url() };
         let dir = tempfile::tempdir().unwrap();
         let mut o = opts(vec![url]);
-        o.wanted_dids = vec![did(0)];
+        o.filters.wanted_dids = vec![did(0)];
         let log = EventLog::open(dir.path()).unwrap();
         let mut head = log.subscribe();
         let (filters_tx, filters_rx) = watch::channel(reprise_ingest::Filters::default());

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use reprise_events::EventLog;
-use reprise_ingest::{Connection, FirehoseOptions, FirehoseStart, IngestMetrics, LiveOptions};
+use reprise_ingest::{Connection, Filters, FirehoseOptions, IngestMetrics, LiveOptions};
 use reprise_projector::{Projector, VIEWS_FILE};
 use reprise_query_api::AppState;
 use tokio::net::TcpListener;
@@ -32,8 +32,7 @@ pub(crate) fn live_options(config: &Config, jetstream: Vec<String>) -> anyhow::R
     }
     Ok(LiveOptions {
         hosts,
-        wanted_collections: c.wanted_collections.clone(),
-        wanted_dids: c.wanted_dids.clone(),
+        filters: filters(config),
         compress: c.compress,
         rewind: Duration::from_secs(c.rewind_seconds),
         replay_window: Duration::from_secs(c.replay_window_seconds),
@@ -41,6 +40,12 @@ pub(crate) fn live_options(config: &Config, jetstream: Vec<String>) -> anyhow::R
         connection: connection(config),
         ..LiveOptions::default()
     })
+}
+
+/// What Jetstream hosts and firehoses follow.
+fn filters(config: &Config) -> Filters {
+    let c = &config.ingest;
+    Filters { wanted_collections: c.wanted_collections.clone(), wanted_dids: c.wanted_dids.clone() }
 }
 
 /// The connection settings Jetstream hosts and firehoses share.
@@ -64,12 +69,8 @@ fn firehose_options(config: &Config, firehose: Vec<String>) -> anyhow::Result<Fi
     }
     Ok(FirehoseOptions {
         urls,
-        wanted_collections: c.wanted_collections.clone(),
-        wanted_dids: c.wanted_dids.clone(),
-        start: match c.firehose_start {
-            crate::config::FirehoseStart::Oldest => FirehoseStart::Oldest,
-            crate::config::FirehoseStart::Live => FirehoseStart::Live,
-        },
+        filters: filters(config),
+        start: c.firehose_start,
         connection: connection(config),
     })
 }
@@ -145,7 +146,7 @@ pub fn run(
             if let Some(opts) = firehose {
                 let log = next_log()?;
                 heads.push(log.subscribe());
-                tracing::info!(urls = ?opts.urls, collections = ?opts.wanted_collections, "following firehose");
+                tracing::info!(urls = ?opts.urls, collections = ?opts.filters.wanted_collections, "following firehose");
                 let (metrics, stop_rx) = (metrics.clone(), stop_rx.clone());
                 ingests.push(tokio::spawn(async move {
                     Ok(reprise_ingest::run_firehose(log, opts, metrics, stop_rx).await?)
@@ -154,7 +155,7 @@ pub fn run(
             if let Some(opts) = live {
                 let log = next_log()?;
                 heads.push(log.subscribe());
-                tracing::info!(hosts = ?opts.hosts, collections = ?opts.wanted_collections, "following jetstream");
+                tracing::info!(hosts = ?opts.hosts, collections = ?opts.filters.wanted_collections, "following jetstream");
                 let (metrics, stop_rx) = (metrics.clone(), stop_rx.clone());
                 ingests.push(tokio::spawn(async move { Ok(reprise_ingest::run_live(log, opts, metrics, stop_rx).await?) }));
             }

@@ -2,7 +2,7 @@
 //!
 //! Each firehose URL is followed concurrently by its own task and is its own log source (named by its
 //! URL) with its own cursor: the `seq` of the last message stored, written in the same transaction as
-//! the events (through live ingest's writer, so a message's events and its seq commit together) and
+//! the events (through the stream writer, so a message's events and its seq commit together) and
 //! resumed on reconnect with `?cursor=<seq>`. `decode.rs` turns each frame into log events (a pure
 //! function); `session.rs` is one connection. Redelivered messages add nothing: every event's identity
 //! (a commit's repo, record, rev and CID; an identity or account event's upstream seq; a rejected or gap
@@ -19,15 +19,16 @@ use tokio::sync::{mpsc, watch};
 
 pub use decode::{FirehoseContext, FirehoseEvent, FirehoseFrame, decode_firehose};
 
-use crate::live::Connection;
-use crate::live::writer::{self, ToWriter};
+use crate::stream::writer::{self, ToWriter};
+use crate::stream::{Connection, Filters};
 use crate::{IngestError, IngestMetrics};
 
 /// The XRPC path of the firehose.
 pub const FIREHOSE_PATH: &str = "/xrpc/com.atproto.sync.subscribeRepos";
 
-/// Where a firehose with no stored cursor starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where a firehose with no stored cursor starts (`ingest.firehose_start`: `"oldest"` or `"live"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum FirehoseStart {
     /// `cursor=0`: everything the host still keeps (older history: an `OutdatedCursor` gap).
     Oldest,
@@ -40,9 +41,7 @@ pub enum FirehoseStart {
 pub struct FirehoseOptions {
     /// `ws://` or `wss://` URLs ending in [`FIREHOSE_PATH`], followed concurrently.
     pub urls: Vec<String>,
-    pub wanted_collections: Vec<String>,
-    /// Empty: every repo.
-    pub wanted_dids: Vec<String>,
+    pub filters: Filters,
     pub start: FirehoseStart,
     pub connection: Connection,
 }
@@ -51,8 +50,7 @@ impl Default for FirehoseOptions {
     fn default() -> Self {
         FirehoseOptions {
             urls: Vec::new(),
-            wanted_collections: vec!["fm.plyr.*".into(), "fm.teal.*".into()],
-            wanted_dids: Vec::new(),
+            filters: Filters::default(),
             start: FirehoseStart::Oldest,
             connection: Connection::default(),
         }
@@ -90,12 +88,7 @@ pub async fn run_firehose(
         check_firehose_url(url).map_err(IngestError::Config)?;
     }
     let stored = log.cursors()?;
-    let (tx, rx) = mpsc::channel(crate::live::FRAMES_IN_FLIGHT);
-    let batch_size = opts.connection.batch_size.max(1);
-    let writer = {
-        let metrics = metrics.clone();
-        tokio::task::spawn_blocking(move || writer::write_loop(log, rx, batch_size, metrics))
-    };
+    let (tx, writer) = writer::start(log, opts.connection.batch_size, metrics.clone());
     let mut tasks = tokio::task::JoinSet::new();
     for url in &opts.urls {
         let cursor = stored.iter().find(|c| &c.source == url).map(|c| c.cursor);
@@ -107,7 +100,7 @@ pub async fn run_firehose(
     }
     drop(tx);
     while tasks.join_next().await.is_some() {}
-    writer.await.map_err(|e| IngestError::Config(format!("log writer panicked: {e}")))?
+    writer.finish().await
 }
 
 /// Sends one message's events to the writer, the last one carrying the message's seq as the cursor to

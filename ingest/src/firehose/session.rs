@@ -8,15 +8,13 @@ use std::time::{Duration, Instant};
 use reprise_events::{Envelope, GapRange};
 use serde_json::json;
 use tokio::sync::{mpsc, watch};
-use tokio_tungstenite::tungstenite::Message;
 
 use super::decode::rejected;
 use super::{FirehoseContext, FirehoseEvent, FirehoseFrame, FirehoseOptions, FirehoseStart, decode_firehose};
 use crate::IngestMetrics;
-use crate::live::resume::backoff;
-use crate::live::stopped;
-use crate::live::writer::ToWriter;
-use crate::stream::transport::{self, ConnectError, Frame, Incoming, ReadError};
+use crate::stream::transport::{self, ConnectError, Frame, Incoming, Liveness, ReadError};
+use crate::stream::writer::ToWriter;
+use crate::stream::{backoff, stopped};
 
 /// Messages with nothing wanted in them still move the cursor, but at most this often (a relay sends
 /// thousands a second, nearly none of them music): a reconnect then replays at most this much.
@@ -71,8 +69,7 @@ impl Follower {
     ) -> Self {
         let ctx = FirehoseContext {
             host: url.to_owned(),
-            wanted_collections: opts.wanted_collections.clone(),
-            wanted_dids: opts.wanted_dids.clone(),
+            filters: opts.filters.clone(),
             max_frame_bytes: opts.connection.max_frame_bytes,
         };
         let cursor = cursor.or_else(|| first_cursor(opts.start));
@@ -126,11 +123,8 @@ impl Follower {
                 }
             }
             streak += 1;
-            let delay =
-                backoff(streak - 1, self.opts.connection.backoff_initial, self.opts.connection.backoff_max);
-            tokio::select! {
-                _ = tokio::time::sleep(delay) => {}
-                _ = stopped(&mut self.stop) => return,
+            if !backoff::wait(streak, &self.opts.connection, &mut self.stop).await {
+                return;
             }
         }
     }
@@ -169,29 +163,16 @@ impl Follower {
             last_sent: Instant::now(),
             delivered: false,
         };
-        let every = self
-            .opts
-            .connection
-            .ping_interval
-            .min(self.opts.connection.idle_timeout / 4)
-            .max(Duration::from_millis(5));
-        let mut tick = tokio::time::interval(every);
-        let (mut last_frame, mut last_ping) = (Instant::now(), Instant::now());
+        let mut liveness = Liveness::new(&self.opts.connection, Duration::MAX);
         let end = loop {
             let msg = tokio::select! {
                 _ = stopped(&mut self.stop) => {
                     ws.close().await;
                     break End::Stopped;
                 }
-                _ = tick.tick() => {
-                    if last_frame.elapsed() > self.opts.connection.idle_timeout {
-                        break End::Failed(format!("no frame or pong for {:?}", self.opts.connection.idle_timeout));
-                    }
-                    if last_ping.elapsed() >= self.opts.connection.ping_interval {
-                        last_ping = Instant::now();
-                        if let Err(e) = ws.send(Message::Ping(Default::default())).await {
-                            break End::Failed(format!("ping: {e}"));
-                        }
+                _ = liveness.tick() => {
+                    if let Err(e) = liveness.check(&mut ws).await {
+                        break End::Failed(e);
                     }
                     if let Err(end) = self.store_cursor_if_due(&mut r).await {
                         break end;
@@ -200,7 +181,7 @@ impl Follower {
                 }
                 msg = ws.next() => msg,
             };
-            last_frame = Instant::now();
+            liveness.heard();
             let step = match msg {
                 None => Err(End::Failed("connection closed".into())),
                 Some(Err(ReadError::Refused(reason))) => Err(End::Refused(reason)),
@@ -323,7 +304,7 @@ impl Follower {
             return self.send(None, vec![rejected(&[], None, reason)]).await;
         };
         let reason = format!("the WebSocket layer refused the frame after seq {pos}: {reason}");
-        let to = pos.saturating_add(1i64 << repeats.min(40));
+        let to = pos.saturating_add(backoff::step(repeats));
         let events = vec![
             rejected(&[], None, reason),
             self.gap(pos + 1, to + 1, "frame refused by the WebSocket layer"),

@@ -1,7 +1,7 @@
 //! Live ingest from Jetstream hosts: one connection at a time, rotating through a host list.
 //!
-//! A socket task reads frames, decodes them (`v1` or `v2` by the URL's path), and hands them through a
-//! bounded channel to the log writer, which appends them in batches together with the host's cursor.
+//! A socket task reads frames, decodes them (`v1` or `v2` by the URL's path), and hands them through the
+//! stream writer's bounded channel to the log, appended in batches together with the host's cursor.
 //! Cursors are per host (the log source is the host URL). Resuming on the same host rewinds a v1
 //! `time_us` cursor by `rewind` and restarts a v2 `seq` cursor inclusively; switching hosts resumes
 //! from the last trusted event time minus `rewind` (a v2 host gets it as a timestamp cursor, never
@@ -11,7 +11,6 @@
 mod dictionary;
 pub(crate) mod resume;
 mod session;
-pub(crate) mod writer;
 pub mod zstd;
 
 use std::sync::Arc;
@@ -20,14 +19,11 @@ use std::time::Duration;
 use reprise_events::{Envelope, EventLog, GapRange, NewEvent, SourceCursor};
 use tokio::sync::{mpsc, watch};
 
+use crate::stream::writer::{self, ToWriter};
+use crate::stream::{self, Connection, Filters};
 use crate::{IngestError, IngestMetrics, now_us};
 pub use resume::Start;
 use session::{Session, SessionEnd};
-use writer::ToWriter;
-
-/// Frames between the socket and the log writer: a few batches, so the socket keeps reading while the
-/// writer waits on fsync, and memory stays bounded (a few MB of frames) when the disk falls behind.
-pub const FRAMES_IN_FLIGHT: usize = 4096;
 
 /// The four public v1 hosts (Bluesky's), the default host list.
 pub const PUBLIC_V1_HOSTS: [&str; 4] = [
@@ -66,23 +62,13 @@ impl Wire {
     }
 }
 
-/// The subscription filters that can change while connected: a v1 host gets an `options_update` on
-/// the open connection, a v2 host (which has none) is reconnected with the new parameters.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Filters {
-    pub wanted_collections: Vec<String>,
-    /// Empty: every DID.
-    pub wanted_dids: Vec<String>,
-}
-
 /// How live ingest behaves. `Default` is the documented configuration.
 #[derive(Debug, Clone)]
 pub struct LiveOptions {
     /// Host URLs, tried in order and rotated on failure; the path chooses the wire.
     pub hosts: Vec<String>,
-    pub wanted_collections: Vec<String>,
-    /// Empty: every DID.
-    pub wanted_dids: Vec<String>,
+    /// What is followed; it can change while connected (see [`run_live_with_filters`]).
+    pub filters: Filters,
     /// Ask for dictionary-zstd frames (v1 `compress=true`; v2 `zstdDictionary=<id>` after fetching the
     /// host's dictionary with `getZstdDictionary`, uncompressed if that fails).
     pub compress: bool,
@@ -103,42 +89,13 @@ impl Default for LiveOptions {
     fn default() -> Self {
         LiveOptions {
             hosts: PUBLIC_V1_HOSTS.iter().map(|h| h.to_string()).collect(),
-            wanted_collections: vec!["fm.plyr.*".into(), "fm.teal.*".into()],
-            wanted_dids: Vec::new(),
+            filters: Filters::default(),
             compress: true,
             rewind: Duration::from_secs(5),
             replay_window: Duration::from_secs(24 * 3600),
             blind_window: Duration::from_secs(1800),
             connection: Connection::default(),
             start_cursor_us: None,
-        }
-    }
-}
-
-/// How one streaming connection is kept and written: shared by Jetstream hosts and firehoses.
-/// `Default` is the documented configuration.
-#[derive(Debug, Clone)]
-pub struct Connection {
-    pub backoff_initial: Duration,
-    pub backoff_max: Duration,
-    /// A ping is sent this often...
-    pub ping_interval: Duration,
-    /// ...and a connection with no frame and no pong for this long is dropped.
-    pub idle_timeout: Duration,
-    /// Events per log transaction at most.
-    pub batch_size: usize,
-    pub max_frame_bytes: usize,
-}
-
-impl Default for Connection {
-    fn default() -> Self {
-        Connection {
-            backoff_initial: Duration::from_millis(500),
-            backoff_max: Duration::from_secs(30),
-            ping_interval: Duration::from_secs(15),
-            idle_timeout: Duration::from_secs(45),
-            batch_size: 1000,
-            max_frame_bytes: 4 << 20,
         }
     }
 }
@@ -200,23 +157,12 @@ pub async fn run_live_with_filters(
         log.append(&hosts[0].url, &[], Some(now))?;
         stored = log.cursors()?;
     }
-    let (tx, rx) = mpsc::channel(FRAMES_IN_FLIGHT);
-    let batch_size = opts.connection.batch_size.max(1);
-    let writer = {
-        let metrics = metrics.clone();
-        tokio::task::spawn_blocking(move || writer::write_loop(log, rx, batch_size, metrics))
-    };
+    let (tx, writer) = writer::start(log, opts.connection.batch_size, metrics.clone());
     let mut sup = Supervisor::new(hosts, &stored, opts, metrics, tx, stop);
     sup.filter_updates = filter_updates;
     sup.run().await;
     drop(sup); // closes the channel: the writer drains it and returns the log
-    writer.await.map_err(|e| IngestError::Config(format!("log writer panicked: {e}")))?
-}
-
-/// Resolves once `stop` is true (or its sender is gone). The guard `wait_for` returns is dropped here,
-/// so callers can await inside a `select!` arm.
-pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
-    let _ = stop.wait_for(|s| *s).await;
+    writer.finish().await
 }
 
 struct Supervisor {
@@ -319,8 +265,7 @@ impl Supervisor {
             let last_time = session.last_time_us;
             let last_wanted = session.last_wanted_time_us;
             let start_time = session.start_time_us;
-            self.opts.wanted_collections = filters.wanted_collections;
-            self.opts.wanted_dids = filters.wanted_dids;
+            self.opts.filters = filters;
             self.switched = false;
             if delivered > 0 {
                 self.failures = 0;
@@ -366,7 +311,7 @@ impl Supervisor {
                     }
                 }
             }
-            if !self.backoff().await {
+            if !stream::backoff::wait(self.streak, &self.opts.connection, &mut self.stop).await {
                 return;
             }
         }
@@ -407,19 +352,6 @@ impl Supervisor {
         let host = &mut self.hosts[self.current];
         (host.resume_at, host.cursor) = (Some(start), Some(gap.to));
         self.send_gap(self.current, gap, "frame refused by the WebSocket layer", Some(gap.to)).await
-    }
-
-    /// Sleeps a jittered exponential backoff; false if stopped meanwhile.
-    async fn backoff(&mut self) -> bool {
-        let delay = resume::backoff(
-            self.streak.saturating_sub(1),
-            self.opts.connection.backoff_initial,
-            self.opts.connection.backoff_max,
-        );
-        tokio::select! {
-            _ = tokio::time::sleep(delay) => true,
-            _ = stopped(&mut self.stop) => false,
-        }
     }
 
     /// A timestamp resume point older than the replay window moves up to it, with a gap event for the rest.

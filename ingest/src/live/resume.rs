@@ -1,4 +1,4 @@
-//! Where a connection resumes, and how long to wait before it does: pure functions, tested here.
+//! Where a Jetstream connection resumes: pure functions, tested here.
 
 use std::time::Duration;
 
@@ -68,7 +68,7 @@ pub(crate) fn latest_trusted_time(now_us: i64, rewind: Duration) -> i64 {
 /// each doubling the step from the last one's end; the first is the smallest that can pass a frame (1 ms
 /// of v1 time, one v2 seq). A v2 range ends at the seq resumed from (inclusively).
 pub(crate) fn step_over(wire: Wire, pos: i64, repeats: u32) -> (Start, GapRange) {
-    let step = 1i64 << repeats.min(40);
+    let step = crate::stream::backoff::step(repeats);
     let (start, to) = match wire {
         Wire::V1 => {
             let to = pos.saturating_add(step.saturating_mul(1_000));
@@ -80,13 +80,6 @@ pub(crate) fn step_over(wire: Wire, pos: i64, repeats: u32) -> (Start, GapRange)
         }
     };
     (start, GapRange { from: pos.saturating_add(1), to })
-}
-
-/// Full-jitter exponential backoff: a random delay in [base/2, base], base doubling per failure.
-pub(crate) fn backoff(failures: u32, initial: Duration, max: Duration) -> Duration {
-    let base = initial.saturating_mul(1u32 << failures.min(16)).min(max);
-    let half = base / 2;
-    half + half.mul_f64(fastrand::f64())
 }
 
 #[cfg(test)]
@@ -142,16 +135,5 @@ mod tests {
         assert_eq!(step_over(Wire::V2, 7, 0), (Start::V2Seq(9), at(8, 9)), "seq 8 is skipped");
         assert_eq!(step_over(Wire::V2, 9, 2), (Start::V2Seq(14), at(10, 14)));
         assert_eq!(step_over(Wire::V1, i64::MAX - 5, 63).1.to, i64::MAX, "no overflow");
-    }
-
-    #[test]
-    fn backoff_grows_jittered_and_capped() {
-        let (i, m) = (Duration::from_millis(100), Duration::from_secs(1));
-        for _ in 0..50 {
-            let d = backoff(0, i, m);
-            assert!(d >= Duration::from_millis(50) && d <= i, "{d:?}");
-            let d = backoff(10, i, m);
-            assert!(d >= Duration::from_millis(500) && d <= m, "{d:?}");
-        }
     }
 }

@@ -8,11 +8,11 @@ use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
 
 use super::resume::{Start, latest_trusted_time};
-use super::writer::ToWriter;
 use super::zstd::FrameDecompressor;
-use super::{Filters, Host, LiveOptions, Wire};
-use crate::stream::transport::{ConnectError, Frame, Incoming, ReadError};
-use crate::stream::{self, transport};
+use super::{Host, LiveOptions, Wire};
+use crate::stream::transport::{self, ConnectError, Frame, Incoming, Liveness, ReadError, Socket};
+use crate::stream::writer::ToWriter;
+use crate::stream::{self, Filters};
 use crate::v2::{V2Frame, decode_v2};
 use crate::{DecodedFrame, IngestMetrics, decode_v1, now_us};
 
@@ -85,10 +85,7 @@ impl<'a> Session<'a> {
             last_time_us: None,
             last_wanted_time_us: None,
             start_time_us,
-            filters: Filters {
-                wanted_collections: opts.wanted_collections.clone(),
-                wanted_dids: opts.wanted_dids.clone(),
-            },
+            filters: opts.filters.clone(),
             others_since_wanted: 0,
             last_wanted_at: Instant::now(),
             warned_ahead: false,
@@ -100,6 +97,61 @@ impl<'a> Session<'a> {
         stop: &mut watch::Receiver<bool>,
         filter_updates: &mut Option<watch::Receiver<Filters>>,
     ) -> SessionEnd {
+        let (mut ws, mut decompressor) = match self.connect(stop).await {
+            Ok(connected) => connected,
+            Err(end) => return end,
+        };
+        let mut liveness = Liveness::new(&self.opts.connection, self.opts.blind_window / 4);
+        self.last_wanted_at = Instant::now();
+        loop {
+            let step = tokio::select! {
+                _ = stream::stopped(stop) => {
+                    ws.close().await;
+                    return SessionEnd::Stopped;
+                }
+                msg = ws.next() => {
+                    liveness.heard();
+                    match msg {
+                        None => Step::End(SessionEnd::Failed("connection closed".into())),
+                        Some(Err(ReadError::Refused(reason))) => Step::End(SessionEnd::Refused(reason)),
+                        Some(Err(ReadError::Failed(e))) => Step::End(SessionEnd::Failed(e)),
+                        Some(Ok(Incoming::Frame(f))) => self.frame(f, &mut decompressor).await,
+                        Some(Ok(Incoming::Closed(c))) => Step::End(SessionEnd::Failed(format!("closed by the host: {c}"))),
+                        Some(Ok(Incoming::Control)) => Step::Continue,
+                    }
+                }
+                filters = next_filters(filter_updates) => {
+                    self.filters = filters;
+                    match self.host.wire {
+                        Wire::V2 => Step::End(SessionEnd::FiltersChanged),
+                        Wire::V1 => match ws.send(options_update(&self.filters)).await {
+                            Ok(()) => Step::Continue,
+                            Err(e) => Step::End(SessionEnd::Failed(format!("sending options_update: {e}"))),
+                        },
+                    }
+                }
+                _ = liveness.tick() => match liveness.check(&mut ws).await {
+                    Err(e) => Step::End(SessionEnd::Failed(e)),
+                    Ok(()) if self.last_wanted_at.elapsed() > self.opts.blind_window && self.others_since_wanted > 0 => {
+                        Step::End(SessionEnd::Blind)
+                    }
+                    Ok(()) => Step::Continue,
+                },
+            };
+            if let Step::End(end) = step {
+                if !matches!(end, SessionEnd::Failed(_) | SessionEnd::Refused(_)) {
+                    ws.close().await;
+                }
+                return end;
+            }
+        }
+    }
+
+    /// Opens the subscription (after fetching a v2 host's dictionary once) and says hello.
+    async fn connect(
+        &mut self,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Result<(Socket, Option<FrameDecompressor>), SessionEnd> {
         if self.host.wire == Wire::V2 && self.opts.compress && self.host.dictionary.is_none() {
             match super::dictionary::fetch(&self.host.url, self.opts.connection.idle_timeout).await {
                 Ok(d) => self.host.dictionary = Some(d),
@@ -121,89 +173,26 @@ impl<'a> Session<'a> {
         let connect = tokio::time::timeout(self.opts.connection.idle_timeout, transport::connect(&url, max));
         let mut ws = tokio::select! {
             r = connect => match r {
-                Err(_) => return SessionEnd::Failed("connect timed out".into()),
-                Ok(Err(ConnectError::Refused { status, body })) => return self.refused(status, body.as_deref()),
-                Ok(Err(ConnectError::Failed(e))) => return SessionEnd::Failed(format!("connect: {e}")),
+                Err(_) => return Err(SessionEnd::Failed("connect timed out".into())),
+                Ok(Err(ConnectError::Refused { status, body })) => return Err(self.refused(status, body.as_deref())),
+                Ok(Err(ConnectError::Failed(e))) => return Err(SessionEnd::Failed(format!("connect: {e}"))),
                 Ok(Ok(ws)) => ws,
             },
-            _ = super::stopped(stop) => return SessionEnd::Stopped,
+            _ = stream::stopped(stop) => return Err(SessionEnd::Stopped),
         };
         if self.host.wire == Wire::V1
             && let Err(e) = ws.send(options_update(&self.filters)).await
         {
-            return SessionEnd::Failed(format!("sending options_update: {e}"));
+            return Err(SessionEnd::Failed(format!("sending options_update: {e}")));
         }
         tracing::info!(host = %self.host.url, "connected to jetstream");
         let decompressor = match (self.host.wire, self.opts.compress, dictionary) {
-            (Wire::V1, true, _) => Some(FrameDecompressor::v1(self.opts.connection.max_frame_bytes)),
-            (Wire::V2, true, Some(d)) => {
-                Some(FrameDecompressor::with_dictionary(d.bytes, self.opts.connection.max_frame_bytes))
-            }
+            (Wire::V1, true, _) => Some(FrameDecompressor::v1(max)),
+            (Wire::V2, true, Some(d)) => Some(FrameDecompressor::with_dictionary(d.bytes, max)),
             _ => None,
         };
-        let mut decompressor = match decompressor.transpose() {
-            Ok(d) => d,
-            Err(e) => return SessionEnd::Failed(format!("zstd: {e}")),
-        };
-        let check_every = self
-            .opts
-            .connection
-            .ping_interval
-            .min(self.opts.connection.idle_timeout / 4)
-            .min(self.opts.blind_window / 4);
-        let mut tick = tokio::time::interval(check_every.max(std::time::Duration::from_millis(5)));
-        let (mut last_frame, mut last_ping) = (Instant::now(), Instant::now());
-        self.last_wanted_at = Instant::now();
-        loop {
-            let step = tokio::select! {
-                _ = super::stopped(stop) => {
-                    ws.close().await;
-                    return SessionEnd::Stopped;
-                }
-                msg = ws.next() => {
-                    last_frame = Instant::now();
-                    match msg {
-                        None => Step::End(SessionEnd::Failed("connection closed".into())),
-                        Some(Err(ReadError::Refused(reason))) => Step::End(SessionEnd::Refused(reason)),
-                        Some(Err(ReadError::Failed(e))) => Step::End(SessionEnd::Failed(e)),
-                        Some(Ok(Incoming::Frame(f))) => self.frame(f, &mut decompressor).await,
-                        Some(Ok(Incoming::Closed(c))) => Step::End(SessionEnd::Failed(format!("closed by the host: {c}"))),
-                        Some(Ok(Incoming::Control)) => Step::Continue,
-                    }
-                }
-                filters = next_filters(filter_updates) => {
-                    self.filters = filters;
-                    match self.host.wire {
-                        Wire::V2 => Step::End(SessionEnd::FiltersChanged),
-                        Wire::V1 => match ws.send(options_update(&self.filters)).await {
-                            Ok(()) => Step::Continue,
-                            Err(e) => Step::End(SessionEnd::Failed(format!("sending options_update: {e}"))),
-                        },
-                    }
-                }
-                _ = tick.tick() => {
-                    if last_frame.elapsed() > self.opts.connection.idle_timeout {
-                        Step::End(SessionEnd::Failed(format!("no frame or pong for {:?}", self.opts.connection.idle_timeout)))
-                    } else if self.last_wanted_at.elapsed() > self.opts.blind_window && self.others_since_wanted > 0 {
-                        Step::End(SessionEnd::Blind)
-                    } else if last_ping.elapsed() >= self.opts.connection.ping_interval {
-                        last_ping = Instant::now();
-                        match ws.send(Message::Ping(Default::default())).await {
-                            Ok(()) => Step::Continue,
-                            Err(e) => Step::End(SessionEnd::Failed(format!("ping: {e}"))),
-                        }
-                    } else {
-                        Step::Continue
-                    }
-                }
-            };
-            if let Step::End(end) = step {
-                if !matches!(end, SessionEnd::Failed(_) | SessionEnd::Refused(_)) {
-                    ws.close().await;
-                }
-                return end;
-            }
-        }
+        let decompressor = decompressor.transpose().map_err(|e| SessionEnd::Failed(format!("zstd: {e}")))?;
+        Ok((ws, decompressor))
     }
 
     /// A handshake the host answered with an HTTP status instead of an upgrade.
@@ -299,7 +288,7 @@ impl<'a> Session<'a> {
             self.last_time_us = self.last_time_us.max(Some(t));
         }
         let wanted = env.kind() == EventKind::Commit
-            && env.collection.as_deref().is_some_and(|c| wanted(&self.filters.wanted_collections, c));
+            && env.collection.as_deref().is_some_and(|c| self.filters.wants_collection(c));
         if wanted {
             self.last_wanted_at = Instant::now();
             self.others_since_wanted = 0;
@@ -327,15 +316,6 @@ async fn next_filters(updates: &mut Option<watch::Receiver<Filters>>) -> Filters
         *updates = None;
     }
     std::future::pending().await
-}
-
-/// Whether `collection` is among `wanted` (exact NSIDs or `prefix.*`); an empty list wants everything.
-fn wanted(wanted: &[String], collection: &str) -> bool {
-    wanted.is_empty()
-        || wanted.iter().any(|w| match w.strip_suffix('*') {
-            Some(prefix) => collection.starts_with(prefix),
-            None => w == collection,
-        })
 }
 
 /// The subscription URL for a host, wire and start position. Never sets `maxMessageSizeBytes`: a limit
@@ -387,15 +367,5 @@ mod tests {
             subscribe_url("ws://h/x", Wire::V2, Start::Live, &f, true, Some(9)),
             "ws://h/x?collections=fm.plyr.*&dids=did:plc:a&zstdDictionary=9"
         );
-    }
-
-    #[test]
-    fn wanted_collections_match_exactly_or_by_prefix() {
-        let w = vec!["fm.plyr.*".to_owned(), "fm.teal.feed.play".to_owned()];
-        assert!(wanted(&w, "fm.plyr.track"));
-        assert!(wanted(&w, "fm.teal.feed.play"));
-        assert!(!wanted(&w, "fm.teal.actor.status"));
-        assert!(!wanted(&w, "app.bsky.feed.like"));
-        assert!(wanted(&[], "anything"));
     }
 }

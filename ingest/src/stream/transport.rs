@@ -7,6 +7,7 @@
 //! the source must step over the position, or the host sends the same frame again after every resume.
 
 use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
@@ -18,6 +19,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Bytes, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+use super::Connection;
 use super::guard::{FrameGuard, Note, Notes};
 
 /// An open connection.
@@ -99,6 +101,51 @@ pub(crate) async fn connect(url: &str, keep: usize) -> Result<Socket, ConnectErr
             Err(ConnectError::Refused { status: resp.status().as_u16(), body: resp.body().clone() })
         }
         Err(e) => Err(failed(e.to_string())),
+    }
+}
+
+/// Keeping a connection alive: a ping every `ping_interval`, and the connection given up when neither a
+/// frame nor a pong came for `idle_timeout`. A source also runs its own periodic checks on the tick.
+pub(crate) struct Liveness {
+    tick: tokio::time::Interval,
+    last_heard: Instant,
+    last_ping: Instant,
+    ping_interval: Duration,
+    idle_timeout: Duration,
+}
+
+impl Liveness {
+    /// Ticking often enough for the ping and the idle timeout, and at least every `also`.
+    pub(crate) fn new(c: &Connection, also: Duration) -> Self {
+        let every = c.ping_interval.min(c.idle_timeout / 4).min(also).max(Duration::from_millis(5));
+        Liveness {
+            tick: tokio::time::interval(every),
+            last_heard: Instant::now(),
+            last_ping: Instant::now(),
+            ping_interval: c.ping_interval,
+            idle_timeout: c.idle_timeout,
+        }
+    }
+
+    pub(crate) async fn tick(&mut self) {
+        self.tick.tick().await;
+    }
+
+    /// Something (a frame, a pong) came from the host.
+    pub(crate) fn heard(&mut self) {
+        self.last_heard = Instant::now();
+    }
+
+    /// On a tick: pings when one is due; an error when the host has been silent too long.
+    pub(crate) async fn check(&mut self, socket: &mut Socket) -> Result<(), String> {
+        if self.last_heard.elapsed() > self.idle_timeout {
+            return Err(format!("no frame or pong for {:?}", self.idle_timeout));
+        }
+        if self.last_ping.elapsed() >= self.ping_interval {
+            self.last_ping = Instant::now();
+            socket.send(Message::Ping(Default::default())).await.map_err(|e| format!("ping: {e}"))?;
+        }
+        Ok(())
     }
 }
 

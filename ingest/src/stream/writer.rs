@@ -1,11 +1,12 @@
-//! The log writer of live ingest: drains the socket's bounded channel in batches, one transaction each,
-//! storing each source's cursor in the same transaction as its events.
+//! The log writer of the streaming sources: drains their bounded channel in batches, one transaction
+//! each, storing each source's cursor in the same transaction as its events.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
 use reprise_events::{EventKind, EventLog, NewEvent};
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 use crate::{IngestError, IngestMetrics, now_us};
 
@@ -41,8 +42,28 @@ impl ToWriter {
     }
 }
 
+/// The writer's thread; it hands the log back once every sender is gone and all they sent is appended.
+pub(crate) struct Writer(JoinHandle<Result<EventLog, IngestError>>);
+
+impl Writer {
+    pub(crate) async fn finish(self) -> Result<EventLog, IngestError> {
+        self.0.await.map_err(|e| IngestError::Config(format!("log writer panicked: {e}")))?
+    }
+}
+
+/// Starts the log writer on a blocking thread, appending at most `batch_size` events a transaction.
+pub(crate) fn start(
+    log: EventLog,
+    batch_size: usize,
+    metrics: Arc<IngestMetrics>,
+) -> (mpsc::Sender<ToWriter>, Writer) {
+    let (tx, rx) = mpsc::channel(super::FRAMES_IN_FLIGHT);
+    let batch_size = batch_size.max(1);
+    (tx, Writer(tokio::task::spawn_blocking(move || write_loop(log, rx, batch_size, metrics))))
+}
+
 /// Appends everything that arrives until every sender is gone, then hands the log back.
-pub(crate) fn write_loop(
+fn write_loop(
     mut log: EventLog,
     mut rx: mpsc::Receiver<ToWriter>,
     batch_size: usize,
