@@ -18,6 +18,7 @@ mod error;
 mod log;
 mod schema;
 mod segment;
+mod shutdown;
 mod upcast;
 
 pub use checkpointer::Checkpointer;
@@ -25,6 +26,7 @@ pub use envelope::{CidCheck, Envelope, EventKind, GapRange, Operation};
 pub use error::LogError;
 pub use log::{AppendOutcome, EventLog, LogReader, NewEvent, RecordRev, SourceCursor};
 pub use segment::{SEGMENT_FORMAT, SegmentInfo, export_segment};
+pub use shutdown::Shutdown;
 pub use upcast::{CURRENT_EVENT_VERSION, StoredEvent};
 
 /// File name of the log inside the data directory.

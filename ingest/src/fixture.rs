@@ -7,9 +7,8 @@
 use std::fs::File;
 use std::io::BufReader;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 
-use reprise_events::{Envelope, EventLog, NewEvent};
+use reprise_events::{Envelope, EventLog, NewEvent, Shutdown};
 
 use crate::lines::{CappedLine, read_capped};
 use crate::{IngestError, decode_v1, now_us};
@@ -49,7 +48,7 @@ pub fn fixture_source(path: &Path) -> String {
 /// fsync, and bound memory to a few thousand frames whatever the file size.
 const BATCHES_IN_FLIGHT: usize = 2;
 
-/// Appends every line of `path` to `log`. Checks `stop` between batches.
+/// Appends every line of `path` to `log`. Checks `shutdown` between batches.
 ///
 /// Reading and decoding run on their own thread, feeding the writer through a bounded channel, so
 /// parsing overlaps the writer's fsync instead of waiting for it.
@@ -57,7 +56,7 @@ pub fn ingest_fixture(
     log: &mut EventLog,
     path: &Path,
     opts: &FixtureOptions,
-    stop: &AtomicBool,
+    shutdown: &Shutdown,
 ) -> Result<FixtureReport, IngestError> {
     let read_err = |source| IngestError::Read { path: path.to_owned(), source };
     let mut reader = BufReader::with_capacity(1 << 20, File::open(path).map_err(read_err)?);
@@ -87,7 +86,7 @@ pub fn ingest_fixture(
         let mut written = Ok(());
         for mut batch in rx.iter() {
             written = flush(log, &mut report, &mut batch);
-            if written.is_err() || stop.load(Ordering::Relaxed) {
+            if written.is_err() || shutdown.is_stopped() {
                 report.interrupted = written.is_ok();
                 break;
             }
@@ -147,12 +146,14 @@ mod tests {
         std::fs::write(&path, lines).unwrap();
         let mut log = EventLog::open(&dir.path().join("data")).unwrap();
         let opts = FixtureOptions { batch_size: 1000, ..Default::default() };
-        ingest_fixture(&mut log, &path, &opts, &AtomicBool::new(false)).unwrap();
+        ingest_fixture(&mut log, &path, &opts, &Shutdown::new()).unwrap();
         let source = fixture_source(&path);
         assert_eq!(log.cursor(&source).unwrap().unwrap().cursor, 2_500);
         // Read again from line 1 and stopped after its first batch (a restart, a kill): the file was
         // already read to its end, so its position stays there.
-        let r = ingest_fixture(&mut log, &path, &opts, &AtomicBool::new(true)).unwrap();
+        let stopped = Shutdown::new();
+        stopped.stop();
+        let r = ingest_fixture(&mut log, &path, &opts, &stopped).unwrap();
         assert!(r.interrupted && r.lines == 1000 && r.duplicates == 1000, "{r:?}");
         assert_eq!(log.cursor(&source).unwrap().unwrap().cursor, 2_500);
     }

@@ -560,10 +560,15 @@ async fn v1_filters_change_on_the_open_connection_and_v2_reconnects_with_them() 
         let log = EventLog::open(dir.path()).unwrap();
         let mut head = log.subscribe();
         let (filters_tx, filters_rx) = watch::channel(reprise_ingest::Filters::default());
-        let (stop, stop_rx) = watch::channel(false);
+        let shutdown = reprise_events::Shutdown::new();
         let metrics = Arc::new(IngestMetrics::default());
-        let task =
-            tokio::spawn(reprise_ingest::run_live_with_filters(log, o, metrics, stop_rx, Some(filters_rx)));
+        let task = tokio::spawn(reprise_ingest::run_live_with_filters(
+            log,
+            o,
+            metrics,
+            shutdown.clone(),
+            Some(filters_rx),
+        ));
         let wait = |head: &mut watch::Receiver<i64>, n: i64| {
             let mut head = head.clone();
             async move {
@@ -584,7 +589,7 @@ async fn v1_filters_change_on_the_open_connection_and_v2_reconnects_with_them() 
             h.push(&f);
         }
         assert!(wait(&mut head, 15).await, "{v2}: the second repo's new tracks");
-        stop.send_replace(true);
+        shutdown.stop();
         task.await.unwrap().unwrap();
         let q = server.queries();
         if v2 {

@@ -14,8 +14,8 @@ mod session;
 
 use std::sync::Arc;
 
-use reprise_events::EventLog;
-use tokio::sync::{mpsc, watch};
+use reprise_events::{EventLog, Shutdown};
+use tokio::sync::mpsc;
 
 pub use decode::{FirehoseContext, FirehoseEvent, FirehoseFrame, decode_firehose};
 
@@ -73,13 +73,13 @@ pub fn check_firehose_url(url: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Follows every firehose in `opts.urls` until `stop` turns true; returns the log once every received
+/// Follows every firehose in `opts.urls` until `shutdown` stops it; returns the log once every received
 /// event is appended.
 pub async fn run_firehose(
     log: EventLog,
     opts: FirehoseOptions,
     metrics: Arc<IngestMetrics>,
-    stop: watch::Receiver<bool>,
+    shutdown: Shutdown,
 ) -> Result<EventLog, IngestError> {
     if opts.urls.is_empty() {
         return Err(IngestError::Config("no firehose URLs configured".into()));
@@ -95,7 +95,8 @@ pub async fn run_firehose(
         if let Some(c) = cursor {
             metrics.set_cursor(url, c);
         }
-        let follower = session::Follower::new(url, cursor, &opts, metrics.clone(), tx.clone(), stop.clone());
+        let follower =
+            session::Follower::new(url, cursor, &opts, metrics.clone(), tx.clone(), shutdown.clone());
         tasks.spawn(follower.run());
     }
     drop(tx);

@@ -5,16 +5,16 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
-use reprise_events::{Envelope, GapRange};
+use reprise_events::{Envelope, GapRange, Shutdown};
 use serde_json::json;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
 use super::decode::rejected;
 use super::{FirehoseContext, FirehoseEvent, FirehoseFrame, FirehoseOptions, FirehoseStart, decode_firehose};
 use crate::IngestMetrics;
+use crate::stream::backoff;
 use crate::stream::transport::{self, ConnectError, Frame, Incoming, Liveness, ReadError};
 use crate::stream::writer::ToWriter;
-use crate::stream::{backoff, stopped};
 
 /// Messages with nothing wanted in them still move the cursor, but at most this often (a relay sends
 /// thousands a second, nearly none of them music): a reconnect then replays at most this much.
@@ -30,7 +30,7 @@ pub(crate) struct Follower {
     opts: FirehoseOptions,
     metrics: Arc<IngestMetrics>,
     tx: mpsc::Sender<ToWriter>,
-    stop: watch::Receiver<bool>,
+    shutdown: Shutdown,
 }
 
 /// What one connection has read so far.
@@ -65,7 +65,7 @@ impl Follower {
         opts: &FirehoseOptions,
         metrics: Arc<IngestMetrics>,
         tx: mpsc::Sender<ToWriter>,
-        stop: watch::Receiver<bool>,
+        shutdown: Shutdown,
     ) -> Self {
         let ctx = FirehoseContext {
             host: url.to_owned(),
@@ -81,7 +81,7 @@ impl Follower {
             opts: opts.clone(),
             metrics,
             tx,
-            stop,
+            shutdown,
         }
     }
 
@@ -91,7 +91,7 @@ impl Follower {
         // Frames refused in a row with nothing read in between.
         let mut refusals = 0u32;
         loop {
-            if *self.stop.borrow() {
+            if self.shutdown.is_stopped() {
                 return;
             }
             if connections > 0 {
@@ -123,7 +123,7 @@ impl Follower {
                 }
             }
             streak += 1;
-            if !backoff::wait(streak, &self.opts.connection, &mut self.stop).await {
+            if !backoff::wait(streak, &self.opts.connection, &self.shutdown).await {
                 return;
             }
         }
@@ -141,6 +141,8 @@ impl Follower {
         let url = self.subscribe_url();
         let requested = self.cursor;
         tracing::info!(host = %self.url, cursor = ?requested, "connecting to firehose");
+        let stopped = self.shutdown.stopped();
+        tokio::pin!(stopped);
         let max = self.opts.connection.max_frame_bytes;
         let connect = tokio::time::timeout(self.opts.connection.idle_timeout, transport::connect(&url, max));
         let mut ws = tokio::select! {
@@ -153,7 +155,7 @@ impl Follower {
                 Ok(Err(ConnectError::Failed(e))) => return (End::Failed(format!("connect: {e}")), false),
                 Ok(Ok(ws)) => ws,
             },
-            _ = stopped(&mut self.stop) => return (End::Stopped, false),
+            _ = &mut stopped => return (End::Stopped, false),
         };
         tracing::info!(host = %self.url, "connected to firehose");
         let mut r = Reading {
@@ -166,7 +168,7 @@ impl Follower {
         let mut liveness = Liveness::new(&self.opts.connection, Duration::MAX);
         let end = loop {
             let msg = tokio::select! {
-                _ = stopped(&mut self.stop) => {
+                _ = &mut stopped => {
                     ws.close().await;
                     break End::Stopped;
                 }

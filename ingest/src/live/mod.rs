@@ -16,7 +16,7 @@ pub mod zstd;
 use std::sync::Arc;
 use std::time::Duration;
 
-use reprise_events::{Envelope, EventLog, GapRange, NewEvent, SourceCursor};
+use reprise_events::{Envelope, EventLog, GapRange, NewEvent, Shutdown, SourceCursor};
 use tokio::sync::{mpsc, watch};
 
 use crate::stream::writer::{self, ToWriter};
@@ -114,14 +114,14 @@ pub(crate) struct Host {
     pub(crate) resume_at: Option<Start>,
 }
 
-/// Runs live ingest until `stop` turns true; returns the log once every received event is appended.
+/// Runs live ingest until `shutdown` stops it; returns the log once every received event is appended.
 pub async fn run_live(
     log: EventLog,
     opts: LiveOptions,
     metrics: Arc<IngestMetrics>,
-    stop: watch::Receiver<bool>,
+    shutdown: Shutdown,
 ) -> Result<EventLog, IngestError> {
-    run_live_with_filters(log, opts, metrics, stop, None).await
+    run_live_with_filters(log, opts, metrics, shutdown, None).await
 }
 
 /// [`run_live`], with filters that change while running (each value sent replaces the options' own).
@@ -129,7 +129,7 @@ pub async fn run_live_with_filters(
     log: EventLog,
     opts: LiveOptions,
     metrics: Arc<IngestMetrics>,
-    stop: watch::Receiver<bool>,
+    shutdown: Shutdown,
     filter_updates: Option<watch::Receiver<Filters>>,
 ) -> Result<EventLog, IngestError> {
     if opts.hosts.is_empty() {
@@ -158,7 +158,7 @@ pub async fn run_live_with_filters(
         stored = log.cursors()?;
     }
     let (tx, writer) = writer::start(log, opts.connection.batch_size, metrics.clone());
-    let mut sup = Supervisor::new(hosts, &stored, opts, metrics, tx, stop);
+    let mut sup = Supervisor::new(hosts, &stored, opts, metrics, tx, shutdown);
     sup.filter_updates = filter_updates;
     sup.run().await;
     drop(sup); // closes the channel: the writer drains it and returns the log
@@ -182,7 +182,7 @@ struct Supervisor {
     opts: LiveOptions,
     metrics: Arc<IngestMetrics>,
     tx: mpsc::Sender<ToWriter>,
-    stop: watch::Receiver<bool>,
+    shutdown: Shutdown,
     filter_updates: Option<watch::Receiver<Filters>>,
 }
 
@@ -193,7 +193,7 @@ impl Supervisor {
         opts: LiveOptions,
         metrics: Arc<IngestMetrics>,
         tx: mpsc::Sender<ToWriter>,
-        stop: watch::Receiver<bool>,
+        shutdown: Shutdown,
     ) -> Self {
         let mut newest: Option<(i64, usize)> = None;
         let latest = resume::latest_trusted_time(now_us(), opts.rewind);
@@ -229,7 +229,7 @@ impl Supervisor {
             opts,
             metrics,
             tx,
-            stop,
+            shutdown,
             filter_updates: None,
         }
     }
@@ -237,7 +237,7 @@ impl Supervisor {
     async fn run(&mut self) {
         let mut connections = 0u64;
         loop {
-            if *self.stop.borrow() {
+            if self.shutdown.is_stopped() {
                 return;
             }
             let host = &mut self.hosts[self.current];
@@ -259,7 +259,7 @@ impl Supervisor {
             let host = &mut self.hosts[self.current];
             tracing::info!(host = %host.url, start = ?start, "connecting to jetstream");
             let mut session = Session::new(host, &self.opts, &self.metrics, &self.tx, start);
-            let end = session.run(&mut self.stop, &mut self.filter_updates).await;
+            let end = session.run(&self.shutdown, &mut self.filter_updates).await;
             let filters = std::mem::take(&mut session.filters);
             let delivered = session.delivered;
             let last_time = session.last_time_us;
@@ -311,7 +311,7 @@ impl Supervisor {
                     }
                 }
             }
-            if !stream::backoff::wait(self.streak, &self.opts.connection, &mut self.stop).await {
+            if !stream::backoff::wait(self.streak, &self.opts.connection, &self.shutdown).await {
                 return;
             }
         }

@@ -1,9 +1,10 @@
 //! One connection to one host: the handshake, the hello, reading frames until the connection ends, and
 //! the liveness and blindness checks that end it deliberately.
 
+use std::future::Future;
 use std::time::Instant;
 
-use reprise_events::{Envelope, EventKind, NewEvent};
+use reprise_events::{Envelope, EventKind, NewEvent, Shutdown};
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -94,10 +95,12 @@ impl<'a> Session<'a> {
 
     pub(crate) async fn run(
         &mut self,
-        stop: &mut watch::Receiver<bool>,
+        shutdown: &Shutdown,
         filter_updates: &mut Option<watch::Receiver<Filters>>,
     ) -> SessionEnd {
-        let (mut ws, mut decompressor) = match self.connect(stop).await {
+        let stopped = shutdown.stopped();
+        tokio::pin!(stopped);
+        let (mut ws, mut decompressor) = match self.connect(&mut stopped).await {
             Ok(connected) => connected,
             Err(end) => return end,
         };
@@ -105,7 +108,7 @@ impl<'a> Session<'a> {
         self.last_wanted_at = Instant::now();
         loop {
             let step = tokio::select! {
-                _ = stream::stopped(stop) => {
+                _ = &mut stopped => {
                     ws.close().await;
                     return SessionEnd::Stopped;
                 }
@@ -150,7 +153,7 @@ impl<'a> Session<'a> {
     /// Opens the subscription (after fetching a v2 host's dictionary once) and says hello.
     async fn connect(
         &mut self,
-        stop: &mut watch::Receiver<bool>,
+        stopped: &mut (impl Future<Output = ()> + Unpin),
     ) -> Result<(Socket, Option<FrameDecompressor>), SessionEnd> {
         if self.host.wire == Wire::V2 && self.opts.compress && self.host.dictionary.is_none() {
             match super::dictionary::fetch(&self.host.url, self.opts.connection.idle_timeout).await {
@@ -178,7 +181,7 @@ impl<'a> Session<'a> {
                 Ok(Err(ConnectError::Failed(e))) => return Err(SessionEnd::Failed(format!("connect: {e}"))),
                 Ok(Ok(ws)) => ws,
             },
-            _ = stream::stopped(stop) => return Err(SessionEnd::Stopped),
+            _ = stopped => return Err(SessionEnd::Stopped),
         };
         if self.host.wire == Wire::V1
             && let Err(e) = ws.send(options_update(&self.filters)).await

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use tokio::sync::watch;
+use reprise_events::Shutdown;
 
 use super::Connection;
 
@@ -16,11 +16,11 @@ pub(crate) fn backoff(failures: u32, initial: Duration, max: Duration) -> Durati
 
 /// Sleeps the backoff after `failures` failures in a row (the first waits about `backoff_initial`);
 /// false if stopped meanwhile.
-pub(crate) async fn wait(failures: u32, c: &Connection, stop: &mut watch::Receiver<bool>) -> bool {
+pub(crate) async fn wait(failures: u32, c: &Connection, shutdown: &Shutdown) -> bool {
     let delay = backoff(failures.saturating_sub(1), c.backoff_initial, c.backoff_max);
     tokio::select! {
         _ = tokio::time::sleep(delay) => true,
-        _ = super::stopped(stop) => false,
+        _ = shutdown.stopped() => false,
     }
 }
 

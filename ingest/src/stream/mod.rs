@@ -12,8 +12,6 @@ pub(crate) mod writer;
 
 use std::time::Duration;
 
-use tokio::sync::watch;
-
 /// Frames between a source and the log writer: a few batches, so the socket keeps reading while the
 /// writer waits on fsync, and memory stays bounded (a few MB of frames) when the disk falls behind.
 pub const FRAMES_IN_FLIGHT: usize = 4096;
@@ -76,12 +74,6 @@ impl Default for Connection {
             max_frame_bytes: 4 << 20,
         }
     }
-}
-
-/// Resolves once `stop` is true (or its sender is gone). The guard `wait_for` returns is dropped here,
-/// so callers can await inside a `select!` arm.
-pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
-    let _ = stop.wait_for(|s| *s).await;
 }
 
 /// Why a frame longer than `max` is rejected (fixture lines, Jetstream and firehose frames alike).
