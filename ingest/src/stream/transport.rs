@@ -92,8 +92,9 @@ pub(crate) async fn connect(url: &str, keep: usize) -> Result<Socket, ConnectErr
     };
     let notes = Notes::default();
     let guarded = FrameGuard::new(stream, keep, notes.clone());
-    // The guard cuts every data message to `keep`; these limits only back it up.
-    let limit = Some(keep.max(1));
+    // The guard cuts every data message to `keep`; these limits only back it up (a control frame may
+    // carry 125 bytes whatever `keep` is).
+    let limit = Some(keep.max(125));
     let config = WebSocketConfig::default().max_message_size(limit).max_frame_size(limit);
     match tokio_tungstenite::client_async_with_config(request, guarded, Some(config)).await {
         Ok((ws, _)) => Ok(Socket { ws, notes }),
