@@ -66,12 +66,14 @@ pub(crate) fn latest_trusted_time(now_us: i64, rewind: Duration) -> i64 {
 /// Where to resume past a frame the WebSocket layer refused right after position `pos` (its own position
 /// cannot be read), and the gap that leaves. `repeats`: refusals in a row with nothing read in between,
 /// each doubling the step from the last one's end; the first is the smallest that can pass a frame (1 ms
-/// of v1 time, one v2 seq). A v2 range ends at the seq resumed from (inclusively).
-pub(crate) fn step_over(wire: Wire, pos: i64, repeats: u32) -> (Start, GapRange) {
+/// of v1 time, one v2 seq). A v1 step never goes past `latest` (see [`latest_trusted_time`]): a host
+/// refusing frame after frame cannot push the position into the future. A v2 range ends at the seq
+/// resumed from (inclusively).
+pub(crate) fn step_over(wire: Wire, pos: i64, repeats: u32, latest: i64) -> (Start, GapRange) {
     let step = crate::stream::backoff::step(repeats);
     let (start, to) = match wire {
         Wire::V1 => {
-            let to = pos.saturating_add(step.saturating_mul(1_000));
+            let to = pos.saturating_add(step.saturating_mul(1_000)).min(latest).max(pos.saturating_add(1));
             (Start::V1Time(to), to)
         }
         Wire::V2 => {
@@ -130,10 +132,12 @@ mod tests {
     #[test]
     fn a_refused_frame_is_stepped_over_by_a_doubling_step() {
         let at = |from, to| GapRange { from, to };
-        assert_eq!(step_over(Wire::V1, 100, 0), (Start::V1Time(1_100), at(101, 1_100)));
-        assert_eq!(step_over(Wire::V1, 1_100, 1), (Start::V1Time(3_100), at(1_101, 3_100)));
-        assert_eq!(step_over(Wire::V2, 7, 0), (Start::V2Seq(9), at(8, 9)), "seq 8 is skipped");
-        assert_eq!(step_over(Wire::V2, 9, 2), (Start::V2Seq(14), at(10, 14)));
-        assert_eq!(step_over(Wire::V1, i64::MAX - 5, 63).1.to, i64::MAX, "no overflow");
+        let never = i64::MAX;
+        assert_eq!(step_over(Wire::V1, 100, 0, never), (Start::V1Time(1_100), at(101, 1_100)));
+        assert_eq!(step_over(Wire::V1, 1_100, 1, never), (Start::V1Time(3_100), at(1_101, 3_100)));
+        assert_eq!(step_over(Wire::V2, 7, 0, 0), (Start::V2Seq(9), at(8, 9)), "seq 8 is skipped");
+        assert_eq!(step_over(Wire::V2, 9, 2, 0), (Start::V2Seq(14), at(10, 14)));
+        assert_eq!(step_over(Wire::V1, never - 5, 63, never).1.to, never, "no overflow");
+        assert_eq!(step_over(Wire::V1, 100, 30, 5_000).0, Start::V1Time(5_000), "never into the future");
     }
 }

@@ -196,7 +196,8 @@ impl Supervisor {
         }
         // With no position (a live-tail start), the next connection starts after the frame anyway.
         let Some(pos) = after else { return true };
-        let (start, gap) = resume::step_over(host.wire, pos, repeats);
+        let latest = resume::latest_trusted_time(now_us(), self.opts.rewind);
+        let (start, gap) = resume::step_over(host.wire, pos, repeats, latest);
         let host = &mut self.hosts[self.current];
         (host.resume_at, host.cursor) = (Some(start), Some(gap.to));
         self.send_gap(self.current, gap, "frame refused by the WebSocket layer", Some(gap.to)).await
