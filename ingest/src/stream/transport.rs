@@ -222,3 +222,57 @@ fn read_error(e: tungstenite::Error) -> ReadError {
         false => ReadError::Failed(format!("read: {e}")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tokio::net::TcpListener;
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame as RawFrame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+
+    use super::*;
+
+    /// A server that sends `messages` to its first client, then closes.
+    async fn serve(messages: Vec<Message>) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+            for m in messages {
+                ws.send(m).await.unwrap();
+            }
+            let _ = ws.close(None).await;
+        });
+        format!("ws://{addr}/")
+    }
+
+    #[tokio::test]
+    async fn every_message_arrives_with_its_own_kind_and_length_and_none_is_left_noted() {
+        let fragment = |data: &[u8], op, fin| Message::Frame(RawFrame::message(data.to_vec(), op, fin));
+        let messages = vec![
+            Message::text("plain"),
+            fragment(b"\xff not utf-8", OpCode::Data(Data::Text), true),
+            Message::Ping(Bytes::from_static(b"p")),
+            Message::binary(vec![7u8; 100]),
+            fragment(b"abc", OpCode::Data(Data::Text), false),
+            fragment(b"def", OpCode::Data(Data::Continue), true),
+            Message::binary(vec![1u8; 3]),
+        ];
+        let mut socket = connect(&serve(messages).await, 10).await.unwrap();
+        let mut got = Vec::new();
+        while let Some(Ok(incoming)) = socket.next().await {
+            if let Incoming::Frame(f) = incoming {
+                got.push((f.bytes.to_vec(), f.text, f.len));
+            }
+        }
+        let expected: Vec<(Vec<u8>, bool, usize)> = vec![
+            (b"plain".to_vec(), true, 5),
+            (b"\xff not utf-".to_vec(), true, 11),
+            (vec![7u8; 10], false, 100),
+            (b"abcdef".to_vec(), true, 6),
+            (vec![1u8; 3], false, 3),
+        ];
+        assert_eq!(got, expected);
+        assert!(socket.notes.take().is_none(), "a note left over would pair with the wrong message");
+    }
+}
