@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
+pub use reprise_ingest::StreamStart;
 use serde::Deserialize;
 use toml::{Table, Value};
 
@@ -89,15 +90,6 @@ pub struct IngestConfig {
     pub firehose: Vec<String>,
     pub firehose_start: StreamStart,
     pub jetstream_start: StreamStart,
-}
-
-/// Where a firehose or Jetstream host with no stored cursor starts (`ingest.firehose_start`,
-/// `ingest.jetstream_start`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StreamStart {
-    Oldest,
-    Live,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -428,6 +420,29 @@ mod tests {
         assert!(got.contains("`ingest.hosts`"), "{got}");
         let got = err(None, &[("REPRISE_INGEST__HOSTS", "ws://a/firehose")]);
         assert!(got.contains("unknown Jetstream path"), "{got}");
+    }
+
+    #[test]
+    fn the_documented_defaults_are_the_ones_ingest_falls_back_on() {
+        use std::time::Duration;
+        let c = load(None, env(&[]), &FlagOverrides::default()).unwrap().ingest;
+        let (live, firehose) =
+            (reprise_ingest::LiveOptions::default(), reprise_ingest::FirehoseOptions::default());
+        assert_eq!(c.wanted_collections, reprise_ingest::MUSIC_COLLECTIONS);
+        assert_eq!(
+            (&live.filters.wanted_collections, &firehose.filters),
+            (&c.wanted_collections, &live.filters)
+        );
+        assert!(c.wanted_dids.is_empty() && live.filters.wanted_dids.is_empty());
+        assert_eq!(c.hosts, live.hosts);
+        assert_eq!((c.firehose_start, firehose.start), (StreamStart::Oldest, StreamStart::Oldest));
+        let conn = &live.connection;
+        assert_eq!((c.batch_size, c.max_frame_bytes), (conn.batch_size, conn.max_frame_bytes));
+        let backoff = (Duration::from_millis(c.backoff_initial_ms), Duration::from_millis(c.backoff_max_ms));
+        assert_eq!(backoff, (conn.backoff_initial, conn.backoff_max));
+        let windows = [c.rewind_seconds, c.replay_window_seconds, c.blind_window_seconds];
+        assert_eq!(windows.map(Duration::from_secs), [live.rewind, live.replay_window, live.blind_window]);
+        assert_eq!(c.compress, live.compress);
     }
 
     #[test]

@@ -8,7 +8,6 @@
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::AtomicBool;
 
 use reprise_events::EventLog;
 use reprise_ingest::{FixtureOptions, ingest_fixture};
@@ -192,7 +191,8 @@ fn read_models(opts: &Options) -> Result<PathBuf, String> {
         out.flush().map_err(err)?;
     }
     let mut log = EventLog::open(&dir).map_err(err)?;
-    ingest_fixture(&mut log, &fixture, &FixtureOptions::default(), &AtomicBool::new(false)).map_err(err)?;
+    ingest_fixture(&mut log, &fixture, &FixtureOptions::default(), &reprise_events::Shutdown::new())
+        .map_err(err)?;
     drop(log);
     let catalog = reprise_projector::Catalog::builtin();
     reprise_projector::rebuild(&dir, &dir.join(reprise_projector::VIEWS_FILE), None, &catalog)

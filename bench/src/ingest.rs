@@ -10,13 +10,12 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
-use reprise_events::{EventLog, LogReader};
+use reprise_events::{EventLog, LogReader, Shutdown};
 use reprise_ingest::{FixtureOptions, IngestMetrics, LiveOptions, ingest_fixture, now_us, run_live};
 use reprise_testkit::{Faults, History, JetstreamServer, Mix, generate};
-use tokio::sync::watch;
 
 use crate::Options;
 use crate::measure::{emit, median_of, rss_mib};
@@ -66,14 +65,14 @@ fn from_file(dir: &Path, fixture: &Path, n: usize) -> Result<f64, String> {
     fresh(dir)?;
     let mut log = EventLog::open(dir).map_err(err)?;
     let t = Instant::now();
-    ingest_fixture(&mut log, fixture, &FixtureOptions::default(), &AtomicBool::new(false)).map_err(err)?;
+    ingest_fixture(&mut log, fixture, &FixtureOptions::default(), &Shutdown::new()).map_err(err)?;
     Ok(n as f64 / t.elapsed().as_secs_f64())
 }
 
 fn options(url: String, start: Option<i64>) -> LiveOptions {
     LiveOptions {
         hosts: vec![url],
-        wanted_collections: Vec::new(),
+        filters: reprise_ingest::Filters { wanted_collections: Vec::new(), wanted_dids: Vec::new() },
         compress: true,
         start_cursor_us: start,
         rewind: Duration::ZERO,
@@ -92,18 +91,18 @@ async fn from_server(dir: &Path, lines: &[String]) -> Result<f64, String> {
     let server = JetstreamServer::start(history.clone(), Faults::default()).await;
     let log = EventLog::open(dir).map_err(err)?;
     let metrics = Arc::new(IngestMetrics::default());
-    let (stop, stop_rx) = watch::channel(false);
+    let shutdown = Shutdown::new();
     let t = Instant::now();
     let task = tokio::spawn(run_live(
         log,
         options(server.v1_url(), Some(history.time_of(1))),
         metrics.clone(),
-        stop_rx,
+        shutdown.clone(),
     ));
     while metrics.events_received.load(Relaxed) < lines.len() as u64 {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    stop.send_replace(true);
+    shutdown.stop();
     task.await.map_err(err)?.map_err(err)?; // returns once the writer has appended everything
     let rate = lines.len() as f64 / t.elapsed().as_secs_f64();
     let appended = metrics.events_appended.load(Relaxed) + metrics.duplicates_dropped.load(Relaxed);
@@ -122,8 +121,8 @@ async fn paced(dir: &Path, lines: &[String]) -> Result<(f64, f64, f64, f64), Str
     let log = EventLog::open(dir).map_err(err)?;
     let mut head = log.subscribe();
     let metrics = Arc::new(IngestMetrics::default());
-    let (stop, stop_rx) = watch::channel(false);
-    let task = tokio::spawn(run_live(log, options(server.v1_url(), None), metrics, stop_rx));
+    let shutdown = Shutdown::new();
+    let task = tokio::spawn(run_live(log, options(server.v1_url(), None), metrics, shutdown.clone()));
     server.wait_connections(1).await;
     let reader = LogReader::open(dir).map_err(err)?;
     let (rss0, hist0) = (rss_mib(), history.bytes());
@@ -156,7 +155,7 @@ async fn paced(dir: &Path, lines: &[String]) -> Result<(f64, f64, f64, f64), Str
         }
     }
     let (rss1, hist1) = (rss_mib(), history.bytes());
-    stop.send_replace(true);
+    shutdown.stop();
     task.await.map_err(err)?.map_err(err)?;
     latencies_us.sort_unstable();
     let pct = |p: f64| {

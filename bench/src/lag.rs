@@ -63,16 +63,22 @@ pub fn measure(dir: &Path, seed: u64) -> Result<Lag, String> {
     let total = events.len();
     let mut pending = events.into_iter();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(err)?;
-    let (stop_tx, stop_rx) = watch::channel(false);
+    let stop = reprise_events::Shutdown::new();
     // (checkpoint, when its transaction committed), in order.
     let projected: Arc<Mutex<Vec<(i64, Instant)>>> = Arc::default();
     let (done_tx, mut done_rx) = watch::channel(0i64);
     let following = {
         let projected = projected.clone();
-        runtime.spawn(reprise_projector::follow(projector, vec![log.subscribe()], None, stop_rx, move |r| {
-            projected.lock().expect("lock").push((r.checkpoint, Instant::now()));
-            done_tx.send_replace(r.checkpoint);
-        }))
+        runtime.spawn(reprise_projector::follow(
+            projector,
+            vec![log.subscribe()],
+            None,
+            stop.clone(),
+            move |r| {
+                projected.lock().expect("lock").push((r.checkpoint, Instant::now()));
+                done_tx.send_replace(r.checkpoint);
+            },
+        ))
     };
 
     // (first seq, last seq, when the append committed) per append, and each append's duration.
@@ -106,7 +112,7 @@ pub fn measure(dir: &Path, seed: u64) -> Result<Lag, String> {
             .await
             .map_err(|_| "the projector did not catch up within 60 s".to_owned())?
             .map_err(err)?;
-        let _ = stop_tx.send(true);
+        stop.stop();
         following.await.map_err(err)?.map_err(err)
     })?;
 

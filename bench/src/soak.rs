@@ -13,8 +13,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use std::sync::atomic::AtomicBool;
-
 use reprise_events::{EventLog, LogReader};
 use reprise_ingest::{FixtureOptions, ingest_fixture};
 use reprise_testkit::{Faults, History, JetstreamServer, Mix, generate};
@@ -155,7 +153,8 @@ fn expected_counts(dir: &Path, lines: &[String]) -> Result<Vec<(String, i64)>, S
     std::fs::write(&file, lines.join("\n") + "\n").map_err(err)?;
     let scratch = dir.join("from-file");
     let mut log = EventLog::open(&scratch).map_err(err)?;
-    ingest_fixture(&mut log, &file, &FixtureOptions::default(), &AtomicBool::new(false)).map_err(err)?;
+    ingest_fixture(&mut log, &file, &FixtureOptions::default(), &reprise_events::Shutdown::new())
+        .map_err(err)?;
     kinds_without_gaps(&LogReader::open(&scratch).map_err(err)?)
 }
 

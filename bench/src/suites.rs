@@ -4,7 +4,6 @@
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
 
 use reprise_events::{EventLog, LogReader};
 use reprise_ingest::{FixtureOptions, ingest_fixture};
@@ -88,7 +87,7 @@ fn plain_file_append(fixture: &Path, scratch: &Path) -> Result<(), String> {
 
 fn ingest_into(fixture: &Path, data: &Path) -> Result<u64, String> {
     let mut log = EventLog::open(data).map_err(err)?;
-    let r = ingest_fixture(&mut log, fixture, &FixtureOptions::default(), &AtomicBool::new(false))
+    let r = ingest_fixture(&mut log, fixture, &FixtureOptions::default(), &reprise_events::Shutdown::new())
         .map_err(err)?;
     Ok(r.appended)
 }

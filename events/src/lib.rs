@@ -10,6 +10,7 @@
 //! - rows are never updated or deleted (SQLite triggers abort both);
 //! - `seq` is assigned here, in append order, and never reused;
 //! - a source's cursor is written in the same transaction as the events it covers;
+//! - a source's cursor only moves forward, unless the source itself declared its history reset;
 //! - an event whose identity the log already holds is dropped, so replays are idempotent.
 
 mod checkpointer;
@@ -19,6 +20,7 @@ mod log;
 pub mod media;
 mod schema;
 mod segment;
+mod shutdown;
 mod upcast;
 
 pub use checkpointer::Checkpointer;
@@ -26,6 +28,7 @@ pub use envelope::{CidCheck, Envelope, EventKind, GapRange, Operation};
 pub use error::LogError;
 pub use log::{AppendOutcome, EventLog, LogReader, NewEvent, RecordRev, SourceCursor};
 pub use segment::{SEGMENT_FORMAT, SegmentInfo, export_segment};
+pub use shutdown::Shutdown;
 pub use upcast::{CURRENT_EVENT_VERSION, StoredEvent};
 
 /// File name of the log inside the data directory.

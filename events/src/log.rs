@@ -80,7 +80,9 @@ impl EventLog {
     }
 
     /// Appends a batch in one transaction, dropping events the log already holds, and stores `cursor`
-    /// as `source`'s position in the same transaction. Readers are woken once the batch is durable.
+    /// as `source`'s position in the same transaction, unless the stored one is further: a position
+    /// only moves forward (a resume's rewind, a host's replay or a file read again from its first line
+    /// deliver older ones). Readers are woken once the batch is durable.
     pub fn append(
         &mut self,
         source: &str,
@@ -106,6 +108,28 @@ impl EventLog {
                 Err(e)
             }
         }
+    }
+
+    /// Sets `source`'s position even below the stored one, or forgets it (`None`): only for a source
+    /// that declared its own history reset (a firehose's `FutureCursor`), so that its old position, which
+    /// the source no longer has, is not asked for again. Never for a replay.
+    pub fn reset_cursor(&mut self, source: &str, cursor: Option<i64>) -> Result<(), LogError> {
+        let head = self.head();
+        let conn = self.conn_mut()?;
+        let written = match cursor {
+            Some(c) => conn.execute(
+                "INSERT INTO source_cursors (source, cursor, last_seq, updated_at_us) VALUES (?1, ?2, ?3, 0)
+                 ON CONFLICT(source) DO UPDATE SET cursor = excluded.cursor, last_seq = excluded.last_seq,
+                    updated_at_us = 0",
+                params![source, c, head],
+            ),
+            None => conn.execute("DELETE FROM source_cursors WHERE source = ?1", [source]),
+        };
+        if let Err(e) = written {
+            self.poisoned = Some(e.to_string());
+            return Err(e.into());
+        }
+        Ok(())
     }
 
     pub fn cursor(&self, source: &str) -> Result<Option<SourceCursor>, LogError> {
@@ -265,7 +289,8 @@ fn append_in_tx(
         tx.prepare_cached(
             "INSERT INTO source_cursors (source, cursor, last_seq, updated_at_us) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT(source) DO UPDATE SET cursor = excluded.cursor, last_seq = excluded.last_seq,
-                updated_at_us = excluded.updated_at_us",
+                updated_at_us = excluded.updated_at_us
+             WHERE excluded.cursor >= source_cursors.cursor",
         )?
         .execute(params![source, cursor, outcome.head, now])?;
     }

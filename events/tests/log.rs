@@ -104,6 +104,39 @@ fn the_cursor_is_stored_with_its_batch_and_survives_reopen() {
 }
 
 #[test]
+fn a_stored_cursor_never_moves_backwards() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = EventLog::open(dir.path()).unwrap();
+    log.append("host", &[commit("1", "3a", Operation::Create)], Some(50)).unwrap();
+    // A replay (a resume's rewind, a fixture read again from its first line) brings older positions,
+    // and events the log may not hold yet: they are kept, but the position stays where it was.
+    log.append("host", &[commit("2", "3b", Operation::Create)], Some(10)).unwrap();
+    log.append("host", &[], Some(49)).unwrap();
+    let c = log.cursor("host").unwrap().unwrap();
+    assert_eq!((c.cursor, c.last_seq), (50, 1), "{c:?}");
+    assert_eq!(log.head(), 2);
+    log.append("host", &[], Some(51)).unwrap();
+    assert_eq!(log.cursor("host").unwrap().unwrap().cursor, 51);
+    drop(log);
+    let c = EventLog::open(dir.path()).unwrap().cursor("host").unwrap().unwrap();
+    assert_eq!(c.cursor, 51, "and so it is after reopening");
+}
+
+#[test]
+fn only_a_reset_moves_a_cursor_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = EventLog::open(dir.path()).unwrap();
+    log.append("host", &[], Some(100)).unwrap();
+    // The source said its history starts over (a firehose's FutureCursor): its old position means nothing.
+    log.reset_cursor("host", Some(0)).unwrap();
+    assert_eq!(log.cursor("host").unwrap().unwrap().cursor, 0);
+    log.append("host", &[], Some(6)).unwrap();
+    assert_eq!(log.cursor("host").unwrap().unwrap().cursor, 6);
+    log.reset_cursor("host", None).unwrap();
+    assert_eq!(log.cursor("host").unwrap(), None, "no position: the source starts as on a first start");
+}
+
+#[test]
 fn a_failed_batch_stores_neither_events_nor_cursor_and_poisons_the_writer() {
     let dir = tempfile::tempdir().unwrap();
     let mut log = EventLog::open(dir.path()).unwrap();

@@ -7,9 +7,8 @@
 use std::fs::File;
 use std::io::BufReader;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 
-use reprise_events::{Envelope, EventLog, NewEvent};
+use reprise_events::{Envelope, EventLog, NewEvent, Shutdown};
 
 use crate::lines::{CappedLine, read_capped};
 use crate::{IngestError, decode_v1, now_us};
@@ -49,7 +48,7 @@ pub fn fixture_source(path: &Path) -> String {
 /// fsync, and bound memory to a few thousand frames whatever the file size.
 const BATCHES_IN_FLIGHT: usize = 2;
 
-/// Appends every line of `path` to `log`. Checks `stop` between batches.
+/// Appends every line of `path` to `log`. Checks `shutdown` between batches.
 ///
 /// Reading and decoding run on their own thread, feeding the writer through a bounded channel, so
 /// parsing overlaps the writer's fsync instead of waiting for it.
@@ -57,7 +56,7 @@ pub fn ingest_fixture(
     log: &mut EventLog,
     path: &Path,
     opts: &FixtureOptions,
-    stop: &AtomicBool,
+    shutdown: &Shutdown,
 ) -> Result<FixtureReport, IngestError> {
     let read_err = |source| IngestError::Read { path: path.to_owned(), source };
     let mut reader = BufReader::with_capacity(1 << 20, File::open(path).map_err(read_err)?);
@@ -87,7 +86,7 @@ pub fn ingest_fixture(
         let mut written = Ok(());
         for mut batch in rx.iter() {
             written = flush(log, &mut report, &mut batch);
-            if written.is_err() || stop.load(Ordering::Relaxed) {
+            if written.is_err() || shutdown.is_stopped() {
                 report.interrupted = written.is_ok();
                 break;
             }
@@ -102,10 +101,7 @@ pub fn ingest_fixture(
 
 fn to_event(line: &CappedLine, line_no: i64, max: usize) -> NewEvent {
     let envelope = if line.truncated() {
-        Envelope::rejected(format!(
-            "frame of {} bytes exceeds the {max}-byte limit; its first {max} bytes are kept",
-            line.full_len
-        ))
+        Envelope::rejected(crate::stream::oversized(line.full_len, max))
     } else if line.bytes.iter().all(u8::is_ascii_whitespace) {
         Envelope::rejected("empty line")
     } else {
@@ -136,4 +132,29 @@ fn flush(
     tracing::debug!(source = %report.source, appended = out.appended, duplicates = out.duplicates, head = out.head, "appended batch");
     batch.clear();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ingesting_a_file_again_never_moves_its_cursor_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lines.jsonl");
+        let lines: String = (0..2_500).map(|i| format!("not json {i}\n")).collect();
+        std::fs::write(&path, lines).unwrap();
+        let mut log = EventLog::open(&dir.path().join("data")).unwrap();
+        let opts = FixtureOptions { batch_size: 1000, ..Default::default() };
+        ingest_fixture(&mut log, &path, &opts, &Shutdown::new()).unwrap();
+        let source = fixture_source(&path);
+        assert_eq!(log.cursor(&source).unwrap().unwrap().cursor, 2_500);
+        // Read again from line 1 and stopped after its first batch (a restart, a kill): the file was
+        // already read to its end, so its position stays there.
+        let stopped = Shutdown::new();
+        stopped.stop();
+        let r = ingest_fixture(&mut log, &path, &opts, &stopped).unwrap();
+        assert!(r.interrupted && r.lines == 1000 && r.duplicates == 1000, "{r:?}");
+        assert_eq!(log.cursor(&source).unwrap().unwrap().cursor, 2_500);
+    }
 }

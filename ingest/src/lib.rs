@@ -1,9 +1,11 @@
 //! Ingest: the only crate that knows wire formats.
 //!
-//! Frames arrive from a source (a fixture file of Jetstream v1 lines, or live Jetstream hosts on either
-//! wire: `live`; `com.atproto.sync.subscribeRepos` from a PDS or relay: `firehose`), are checked just enough to fill the log's envelope, and are appended to the event log in
-//! batches together with the source's cursor. Nothing is dropped: a frame that cannot be understood is
-//! appended as a rejected event carrying the reason.
+//! Frames arrive from a source (a fixture file of Jetstream v1 lines: `fixture`; live Jetstream hosts
+//! on either wire: `live`; `com.atproto.sync.subscribeRepos` from a PDS or relay: `firehose`), are
+//! checked just enough to fill the log's envelope, and are appended to the event log in batches together
+//! with the source's cursor. The streaming sources share `stream` (connection settings, filters, the
+//! WebSocket transport, backoff, the log writer) and each keeps only its own wire. Nothing is dropped: a
+//! frame that cannot be understood is appended as a rejected event carrying the reason.
 
 pub mod backfill;
 mod bodies;
@@ -13,15 +15,17 @@ mod fixture;
 mod lines;
 pub mod live;
 mod metrics;
+mod stream;
 mod v1;
 mod v2;
 
 pub use bodies::{AccountBody, IdentityBody, account_body, identity_body};
 pub use cid::{check_record_cid, record_cid};
-pub use firehose::{FIREHOSE_PATH, FirehoseOptions, FirehoseStart, check_firehose_url, run_firehose};
+pub use firehose::{FIREHOSE_PATH, FirehoseOptions, check_firehose_url, run_firehose};
 pub use fixture::{FixtureOptions, FixtureReport, fixture_source, ingest_fixture};
-pub use live::{Connection, Filters, LiveOptions, PUBLIC_V1_HOSTS, Wire, run_live, run_live_with_filters};
+pub use live::{LiveOptions, PUBLIC_V1_HOSTS, Wire, run_live, run_live_with_filters};
 pub use metrics::IngestMetrics;
+pub use stream::{Connection, FRAMES_IN_FLIGHT, Filters, MUSIC_COLLECTIONS, StreamStart};
 pub use v1::{DecodedFrame, commit_record, decode_v1};
 pub use v2::{V2_PATH, V2Frame, decode_v2};
 

@@ -23,6 +23,9 @@ pub struct IngestMetrics {
     pub reconnects: AtomicU64,
     /// Gap events appended (cursor too old, rotation wider than the replay window).
     pub gaps: AtomicU64,
+    /// Events whose time was ahead of reprise's clock by more than the rewind: kept, but no position
+    /// was taken from their time beyond that bound.
+    pub clock_ahead: AtomicU64,
     /// Now minus the event time of the last appended event, microseconds.
     pub lag_us: AtomicI64,
     /// Events and bytes per second over the last completed second.
@@ -51,6 +54,7 @@ impl Default for IngestMetrics {
             wire_bytes_received: AtomicU64::new(0),
             reconnects: AtomicU64::new(0),
             gaps: AtomicU64::new(0),
+            clock_ahead: AtomicU64::new(0),
             lag_us: AtomicI64::new(0),
             events_per_second: AtomicU64::new(0),
             bytes_per_second: AtomicU64::new(0),
@@ -87,8 +91,20 @@ impl IngestMetrics {
         self.current_host.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// Records a stored cursor; like the log's, it only moves forward.
     pub fn set_cursor(&self, host: &str, cursor: i64) {
-        self.cursors.lock().unwrap_or_else(|e| e.into_inner()).insert(host.to_owned(), cursor);
+        let mut cursors = self.cursors.lock().unwrap_or_else(|e| e.into_inner());
+        let c = cursors.entry(host.to_owned()).or_insert(cursor);
+        *c = (*c).max(cursor);
+    }
+
+    /// Records a cursor reset by its source (none: forgotten).
+    pub fn reset_cursor(&self, host: &str, cursor: Option<i64>) {
+        let mut cursors = self.cursors.lock().unwrap_or_else(|e| e.into_inner());
+        match cursor {
+            Some(c) => cursors.insert(host.to_owned(), c),
+            None => cursors.remove(host),
+        };
     }
 
     pub fn cursors(&self) -> BTreeMap<String, i64> {
@@ -140,6 +156,12 @@ impl IngestMetrics {
             plain(self.reconnects.load(Relaxed)),
         );
         metric("gaps_total", "counter", "Gap events appended.", plain(self.gaps.load(Relaxed)));
+        metric(
+            "clock_ahead_total",
+            "counter",
+            "Events timed ahead of this machine's clock by more than the rewind (kept; no cursor from them).",
+            plain(self.clock_ahead.load(Relaxed)),
+        );
         metric(
             "events_per_second",
             "gauge",

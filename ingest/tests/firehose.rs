@@ -7,9 +7,9 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use reprise_events::{EventKind, EventLog, GapRange, LogReader, StoredEvent};
-use reprise_ingest::{Connection, FirehoseOptions, FirehoseStart, run_firehose};
+use reprise_ingest::{Connection, Filters, FirehoseOptions, StreamStart, run_firehose};
 use reprise_testkit::firehose_frames::{LiveRepo, account_frame, identity_frame};
-use reprise_testkit::{FirehoseHistory, FirehoseServer};
+use reprise_testkit::{FirehoseHistory, FirehoseServer, ws_frames};
 use serde_json::{Value, json};
 use support::Following;
 use tokio_tungstenite::tungstenite::Message;
@@ -22,7 +22,7 @@ fn track(title: &str) -> Value {
 fn opts(url: &str) -> FirehoseOptions {
     FirehoseOptions {
         urls: vec![url.to_owned()],
-        wanted_collections: vec!["fm.plyr.*".into()],
+        filters: Filters { wanted_collections: vec!["fm.plyr.*".into()], wanted_dids: Vec::new() },
         connection: Connection {
             backoff_initial: Duration::from_millis(5),
             backoff_max: Duration::from_millis(50),
@@ -228,7 +228,7 @@ async fn outdated_and_future_cursors() {
     let dir = tempfile::tempdir().unwrap();
     let mut log = EventLog::open(dir.path()).unwrap();
     log.append(&url, &[], Some(100)).unwrap();
-    let mut ingest = Ingest::start(log, FirehoseOptions { start: FirehoseStart::Live, ..opts(&url) });
+    let mut ingest = Ingest::start(log, FirehoseOptions { start: StreamStart::Live, ..opts(&url) });
     ingest.wait_head(1).await;
     server.wait_connections(3).await;
     history.push_with(|s| repo.create("fm.plyr.track", "3kaaaaaaaaaz2", &track("New")).commit_frame(s));
@@ -279,4 +279,80 @@ async fn a_frame_larger_than_a_websocket_frame_is_read_and_kept_as_rejected() {
     assert!(reason.starts_with("frame of 17825792 bytes exceeds the 8192-byte limit"), "{reason}");
     assert_eq!((events[0].frame.len(), events[1].envelope.kind()), (8192, EventKind::Commit));
     assert_eq!(server.connections(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_future_cursor_resets_the_stored_one_so_a_restart_does_not_ask_for_it_again() {
+    let history = FirehoseHistory::new();
+    let mut repo = LiveRepo::new(5);
+    for i in 0..5 {
+        history.push_with(|s| {
+            repo.create("fm.plyr.track", &format!("3kaaaaaaaaa{i}2"), &track("T")).commit_frame(s)
+        });
+    }
+    let server = FirehoseServer::start(history.clone()).await;
+    let url = server.url();
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = EventLog::open(dir.path()).unwrap();
+    log.append(&url, &[], Some(100)).unwrap();
+    let live = FirehoseOptions { start: StreamStart::Live, ..opts(&url) };
+    let mut ingest = Ingest::start(log, live.clone());
+    ingest.wait_head(1).await;
+    server.wait_connections(2).await;
+    history.push_with(|s| repo.create("fm.plyr.track", "3kaaaaaaaaaz2", &track("New")).commit_frame(s));
+    ingest.wait_head(2).await;
+    let log = ingest.stop().await;
+    // The host's seqs start again below 100: the stored cursor follows them down, once.
+    assert_eq!(log.cursor(&url).unwrap().unwrap().cursor, 6);
+    let mut ingest = Ingest::start(log, live);
+    server.wait_connections(3).await;
+    history.push_with(|s| repo.create("fm.plyr.track", "3kaaaaaaaay22", &track("Newer")).commit_frame(s));
+    ingest.wait_head(3).await;
+    drop(ingest.stop().await);
+    assert_eq!(server.queries()[2], "/xrpc/com.atproto.sync.subscribeRepos?cursor=6");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_text_frame_that_is_not_utf8_is_kept_as_rejected_on_the_same_connection() {
+    let history = FirehoseHistory::new();
+    let mut repo = LiveRepo::new(6);
+    history.push_with(|s| repo.create("fm.plyr.track", "3kaaaaaaaaaa2", &track("Before")).commit_frame(s));
+    history.push_message(ws_frames::raw_text(b"\xff\xfe not utf-8"));
+    history.push_with(|s| repo.create("fm.plyr.track", "3kaaaaaaaaab2", &track("After")).commit_frame(s));
+    let server = FirehoseServer::start(history).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut ingest = Ingest::start(EventLog::open(dir.path()).unwrap(), opts(&server.url()));
+    ingest.wait_head(3).await;
+    drop(ingest.stop().await);
+    let events = all(dir.path());
+    assert_eq!(kinds(&events), ["create fm.plyr.track", "rejected", "create fm.plyr.track"]);
+    let reason = events[1].envelope.reject_reason.as_deref().unwrap();
+    assert!(reason.starts_with("text frame of 12 bytes on subscribeRepos"), "{reason}");
+    assert_eq!(events[1].frame, b"\xff\xfe not utf-8");
+    assert_eq!(server.connections(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frame_the_websocket_layer_refuses_is_recorded_stepped_over_and_left_as_a_gap() {
+    let history = FirehoseHistory::new();
+    let mut repo = LiveRepo::new(7);
+    history.push_with(|s| repo.create("fm.plyr.track", "3kaaaaaaaaaa2", &track("Before")).commit_frame(s));
+    history.push_message(ws_frames::reserved_bits(b"\xa2"));
+    history.push_with(|s| repo.create("fm.plyr.track", "3kaaaaaaaaab2", &track("After")).commit_frame(s));
+    let server = FirehoseServer::start(history.clone()).await;
+    let url = server.url();
+    let dir = tempfile::tempdir().unwrap();
+    let mut ingest = Ingest::start(EventLog::open(dir.path()).unwrap(), opts(&url));
+    ingest.wait_head(4).await;
+    let log = ingest.stop().await;
+    let events = all(dir.path());
+    assert_eq!(kinds(&events), ["create fm.plyr.track", "rejected", "gap", "create fm.plyr.track"]);
+    let reason = events[1].envelope.reject_reason.as_deref().unwrap();
+    assert!(reason.contains("Reserved bits are non-zero"), "{reason}");
+    assert_eq!(events[2].envelope.gap, Some(GapRange { from: 2, to: 3 }), "seq 2 was never read");
+    assert_eq!(
+        server.queries(),
+        ["/xrpc/com.atproto.sync.subscribeRepos?cursor=0", "/xrpc/com.atproto.sync.subscribeRepos?cursor=2"]
+    );
+    assert_eq!(log.cursor(&url).unwrap().unwrap().cursor, 3);
 }

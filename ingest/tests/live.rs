@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use reprise_events::{EventKind, EventLog, GapRange, LogReader};
 use reprise_ingest::{Connection, IngestMetrics, LiveOptions, run_live};
-use reprise_testkit::{Faults, FrameBuilder, History, JetstreamServer, did, identity, tid};
+use reprise_testkit::{Faults, FrameBuilder, History, JetstreamServer, did, identity, tid, ws_frames};
 use support::{Following, PATIENCE};
 use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::Message;
 
 /// `n` events: track creates from 7 repos with an identity event every 5th.
 fn frames(n: usize, offset: usize) -> Vec<String> {
@@ -42,7 +43,10 @@ fn history(n: usize) -> Arc<History> {
 fn opts(hosts: Vec<String>) -> LiveOptions {
     LiveOptions {
         hosts,
-        wanted_collections: vec!["fm.plyr.*".into()],
+        filters: reprise_ingest::Filters {
+            wanted_collections: vec!["fm.plyr.*".into()],
+            wanted_dids: Vec::new(),
+        },
         compress: true,
         rewind: Duration::from_secs(5),
         blind_window: Duration::from_secs(3600),
@@ -114,7 +118,7 @@ async fn real_compressed_frames_decode_through_the_client_byte_for_byte() {
     let server = JetstreamServer::start(h, Faults::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let mut o = opts(vec![server.v1_url()]);
-    o.wanted_collections.clear();
+    o.filters.wanted_collections.clear();
     o.start_cursor_us = Some(1);
     o.replay_window = Duration::from_secs(100 * 365 * 86_400);
     let mut live = Live::start(dir.path(), o);
@@ -272,6 +276,207 @@ async fn a_restart_resumes_from_the_stored_cursor_minus_the_rewind() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frames_older_than_the_stored_cursor_never_move_it_back() {
+    // The resume's rewind (or a host's coarse replay) delivers events the log does not hold yet but that
+    // are older than the stored cursor: they are kept, and the cursor stays where it was.
+    let stored = reprise_ingest::now_us();
+    let h = History::with_clock(stored - 3_000_000, 10_000);
+    for f in frames(50, 0) {
+        h.push(&f);
+    }
+    let server = JetstreamServer::start(h.clone(), Faults::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    EventLog::open(dir.path()).unwrap().append(&server.v1_url(), &[], Some(stored)).unwrap();
+    let mut live = Live::start(dir.path(), opts(vec![server.v1_url()]));
+    live.wait_head(50).await;
+    let log = live.stop().await;
+    assert_exactly_once(dir.path(), &h.v1_frames());
+    assert_eq!(log.cursor(&server.v1_url()).unwrap().unwrap().cursor, stored);
+}
+
+/// `frame` with its `time_us` set to `t`.
+fn at(frame: &str, t: i64) -> String {
+    let mut v: serde_json::Value = serde_json::from_str(frame).unwrap();
+    v["time_us"] = t.into();
+    v.to_string()
+}
+
+/// The `cursor=` a subscription asked for.
+fn asked(query: &str) -> i64 {
+    let c = query.split(['?', '&']).find_map(|p| p.strip_prefix("cursor=")).expect("a cursor");
+    c.parse().unwrap()
+}
+
+const TEN_YEARS_US: i64 = 10 * 365 * 86_400 * 1_000_000;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frames_from_the_future_are_kept_but_never_poison_the_cursor() {
+    let now = reprise_ingest::now_us();
+    let h = History::new();
+    let tracks = frames(4, 0);
+    h.push_verbatim(&at(&tracks[0], now - 2_000_000));
+    h.push_verbatim(&at(&tracks[1], i64::MAX));
+    h.push_verbatim(&at(&tracks[2], now + TEN_YEARS_US));
+    h.push_verbatim(&at(&tracks[3], now - 1_000_000));
+    let server = JetstreamServer::start(h.clone(), Faults::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut live = Live::start(dir.path(), opts(vec![server.v1_url()]));
+    live.wait_head(4).await;
+    let log = live.stop().await;
+    let after = reprise_ingest::now_us();
+    let events = LogReader::open(dir.path()).unwrap().read_after(0, 10).unwrap();
+    let times: Vec<_> = events.iter().map(|e| e.envelope.event_time_us.unwrap()).collect();
+    assert_eq!(times[1..3], [i64::MAX, now + TEN_YEARS_US], "kept with the times they claim");
+    let cursor = log.cursor(&server.v1_url()).unwrap().unwrap().cursor;
+    assert!(cursor <= after + 5_000_000, "cursor {cursor}: at most reprise's clock plus the rewind");
+    drop(log);
+    // The next start asks from reprise's own time, not from the future, so new events still arrive.
+    let mut live = Live::start(dir.path(), opts(vec![server.v1_url()]));
+    server.wait_connections(2).await;
+    assert!(asked(&server.queries()[1]) <= after, "{}", server.queries()[1]);
+    h.push_verbatim(&at(&frames(1, 4)[0], reprise_ingest::now_us()));
+    live.wait_head(5).await;
+    live.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cursor_stored_from_the_future_by_an_older_version_is_not_trusted() {
+    let h = history(10);
+    let server = JetstreamServer::start(h.clone(), Faults::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    EventLog::open(dir.path()).unwrap().append(&server.v1_url(), &[], Some(i64::MAX)).unwrap();
+    let mut live = Live::start(dir.path(), opts(vec![server.v1_url()]));
+    server.wait_connections(1).await;
+    let resumed = asked(&server.queries()[0]);
+    h.push(&frames(1, 10)[0]);
+    live.wait_head(1).await;
+    live.stop().await;
+    assert!(resumed <= reprise_ingest::now_us(), "resumed at {resumed}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_clock_slightly_ahead_is_trusted() {
+    // Within the rewind of reprise's clock: the host's times are taken as they are.
+    let h = History::with_clock(reprise_ingest::now_us() + 2_000_000, 1_000);
+    for f in frames(10, 0) {
+        h.push(&f);
+    }
+    let server = JetstreamServer::start(h.clone(), Faults::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut live = Live::start(dir.path(), opts(vec![server.v1_url()]));
+    live.wait_head(10).await;
+    let log = live.stop().await;
+    assert_eq!(log.cursor(&server.v1_url()).unwrap().unwrap().cursor, h.time_of(10));
+}
+
+/// Six tracks with `bad` between the third and the fourth, on an instance clock ticking `step_us`.
+fn around(bad: Message, step_us: i64) -> (Arc<History>, Vec<String>) {
+    let h = History::with_clock(reprise_ingest::now_us() - 30_000_000, step_us);
+    let good = frames(6, 0);
+    for f in &good[..3] {
+        h.push(f);
+    }
+    h.push_message(bad);
+    for f in &good[3..] {
+        h.push(f);
+    }
+    let sent = h.v1_frames().into_iter().filter(|f| !f.is_empty()).collect();
+    (h, sent)
+}
+
+/// The events of the log that are not commits or identities (asserting those are the `sent` ones, in
+/// order, once).
+fn others(dir: &std::path::Path, sent: &[String]) -> Vec<reprise_events::StoredEvent> {
+    let events = LogReader::open(dir).unwrap().read_after(0, 100).unwrap();
+    let (good, others): (Vec<_>, Vec<_>) = events
+        .into_iter()
+        .partition(|e| matches!(e.envelope.kind(), EventKind::Commit | EventKind::Identity));
+    let got: Vec<_> = good.iter().map(|e| (e.envelope.did.clone(), e.envelope.event_time_us)).collect();
+    let want: Vec<_> = sent
+        .iter()
+        .map(|f| {
+            let v: serde_json::Value = serde_json::from_str(f).unwrap();
+            (v["did"].as_str().map(str::to_owned), v["time_us"].as_i64())
+        })
+        .collect();
+    assert_eq!(got, want);
+    others
+}
+
+fn small_frames(url: String) -> LiveOptions {
+    let mut o = opts(vec![url]);
+    o.connection.max_frame_bytes = 8192;
+    o
+}
+
+/// Live ingest over `around(bad)` on either wire, with one rejected event expected: that event, and the
+/// connections it took.
+async fn one_rejected(bad: Message, v2: bool) -> (reprise_events::StoredEvent, usize) {
+    let (h, sent) = around(bad, 100_000);
+    let server = JetstreamServer::start(h, Faults::default()).await;
+    let url = if v2 { server.v2_url() } else { server.v1_url() };
+    let dir = tempfile::tempdir().unwrap();
+    let mut live = Live::start(dir.path(), small_frames(url));
+    live.wait_head(7).await;
+    live.stop().await;
+    let mut rejected = others(dir.path(), &sent);
+    assert_eq!(rejected.len(), 1, "{v2}");
+    (rejected.remove(0), server.connections())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frame_over_the_websocket_frame_limit_is_kept_as_rejected_on_the_same_connection() {
+    for v2 in [false, true] {
+        let (rejected, connections) = one_rejected(ws_frames::long_text(17 << 20), v2).await;
+        let reason = rejected.envelope.reject_reason.as_deref().unwrap();
+        assert_eq!(
+            reason,
+            "frame of 17825792 bytes exceeds the 8192-byte limit; its first 8192 bytes are kept"
+        );
+        assert_eq!(rejected.frame.len(), 8192, "{v2}");
+        assert_eq!(connections, 1, "{v2}: no reconnect");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_text_frame_that_is_not_utf8_is_kept_as_rejected_on_the_same_connection() {
+    let bad = b"{\"did\":\"did:plc:\xff\xfe\"}";
+    for v2 in [false, true] {
+        let (rejected, connections) = one_rejected(ws_frames::raw_text(bad), v2).await;
+        let reason = rejected.envelope.reject_reason.as_deref().unwrap();
+        assert!(reason.starts_with("text frame is not UTF-8"), "{v2}: {reason}");
+        assert_eq!(rejected.frame, bad, "{v2}");
+        assert_eq!(connections, 1, "{v2}: no reconnect");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frame_the_websocket_layer_refuses_is_recorded_stepped_over_and_left_as_a_gap() {
+    for v2 in [false, true] {
+        // Frames 0.5 ms apart: the first step over (1 ms past the last frame read) lands on the next one.
+        let (h, sent) = around(ws_frames::reserved_bits(b"\x28\xb5\x2f\xfd"), 500);
+        let server = JetstreamServer::start(h.clone(), Faults::default()).await;
+        let url = if v2 { server.v2_url() } else { server.v1_url() };
+        let dir = tempfile::tempdir().unwrap();
+        let mut live = Live::start(dir.path(), small_frames(url.clone()));
+        live.wait_head(8).await;
+        live.stop().await;
+        let others = others(dir.path(), &sent);
+        let kinds: Vec<_> = others.iter().map(|e| e.envelope.kind()).collect();
+        assert_eq!(kinds, [EventKind::Rejected, EventKind::Gap], "{v2}");
+        let reason = others[0].envelope.reject_reason.as_deref().unwrap();
+        assert!(reason.contains("Reserved bits are non-zero"), "{v2}: {reason}");
+        let gap = others[1].envelope.gap.unwrap();
+        let expected = match v2 {
+            false => GapRange { from: h.time_of(3) + 1, to: h.time_of(3) + 1_000 },
+            true => GapRange { from: 4, to: 5 },
+        };
+        assert_eq!(gap, expected, "{v2}");
+        assert_eq!(server.connections(), 2, "{v2}: one reconnect, past the frame");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v2_resumes_inclusively_by_seq_across_error_frames_and_restarts() {
     let h = history(120);
     let faults = Faults { error_after: Some((40, "ConsumerTooSlow".into())), ..Default::default() };
@@ -351,14 +556,19 @@ async fn v1_filters_change_on_the_open_connection_and_v2_reconnects_with_them() 
         let url = if v2 { server.v2_url() } else { server.v1_url() };
         let dir = tempfile::tempdir().unwrap();
         let mut o = opts(vec![url]);
-        o.wanted_dids = vec![did(0)];
+        o.filters.wanted_dids = vec![did(0)];
         let log = EventLog::open(dir.path()).unwrap();
         let mut head = log.subscribe();
         let (filters_tx, filters_rx) = watch::channel(reprise_ingest::Filters::default());
-        let (stop, stop_rx) = watch::channel(false);
+        let shutdown = reprise_events::Shutdown::new();
         let metrics = Arc::new(IngestMetrics::default());
-        let task =
-            tokio::spawn(reprise_ingest::run_live_with_filters(log, o, metrics, stop_rx, Some(filters_rx)));
+        let task = tokio::spawn(reprise_ingest::run_live_with_filters(
+            log,
+            o,
+            metrics,
+            shutdown.clone(),
+            Some(filters_rx),
+        ));
         let wait = |head: &mut watch::Receiver<i64>, n: i64| {
             let mut head = head.clone();
             async move {
@@ -379,7 +589,7 @@ async fn v1_filters_change_on_the_open_connection_and_v2_reconnects_with_them() 
             h.push(&f);
         }
         assert!(wait(&mut head, 15).await, "{v2}: the second repo's new tracks");
-        stop.send_replace(true);
+        shutdown.stop();
         task.await.unwrap().unwrap();
         let q = server.queries();
         if v2 {

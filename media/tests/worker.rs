@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use reprise_atproto_net::{GuardedHttp, IdentityConfig, IdentityResolver, NetPolicy};
 use reprise_events::media::{JobState, MediaEvent};
-use reprise_events::{EventKind, EventLog, NewEvent};
+use reprise_events::{EventKind, EventLog, NewEvent, Shutdown};
 use reprise_media::fetch::{BlobFetcher, blob_cid_of};
 use reprise_media::jobs::RunnerConfig;
 use reprise_media::pipeline::MediaPipeline;
@@ -63,14 +63,14 @@ struct Node {
     dir: tempfile::TempDir,
     store: Arc<dyn ObjectStore>,
     checkpoint: watch::Sender<i64>,
-    stop: watch::Sender<bool>,
+    stop: std::sync::Mutex<Shutdown>,
 }
 
 impl Node {
     fn new() -> Self {
         let dir = tempfile::tempdir().expect("dir");
         let store = Arc::new(LocalStore::new(dir.path().join("media")));
-        Node { dir, store, checkpoint: watch::channel(0).0, stop: watch::channel(false).0 }
+        Node { dir, store, checkpoint: watch::channel(0).0, stop: Default::default() }
     }
 
     fn append(&self, source: &str, frames: &[String]) {
@@ -120,7 +120,7 @@ impl Node {
             base_backoff: Duration::from_millis(20),
             max_backoff: Duration::from_millis(40),
         };
-        let (checkpoint, stop) = (self.checkpoint.subscribe(), self.stop.subscribe());
+        let (checkpoint, stop) = (self.checkpoint.subscribe(), self.stop.lock().unwrap().clone());
         worker::start(self.dir.path(), pipeline, runner, checkpoint, stop).expect("start worker")
     }
 
@@ -141,9 +141,10 @@ impl Node {
     }
 
     async fn stop(&self, worker: MediaWorker) {
-        self.stop.send_replace(true);
+        // A stopped `Shutdown` stays stopped: the next start gets a new one.
+        let stop = std::mem::take(&mut *self.stop.lock().unwrap());
+        stop.stop();
         worker.stop().await.expect("worker stops cleanly");
-        self.stop.send_replace(false);
     }
 
     /// The log's media events, decoded by the type the fold uses.

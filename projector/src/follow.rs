@@ -3,13 +3,14 @@
 
 use std::time::Duration;
 
+use reprise_events::Shutdown;
 use tokio::sync::watch;
 
 use crate::error::ProjectorError;
 use crate::incremental::Projector;
 use crate::types::ApplyReport;
 
-/// Applies batches as the log's head moves, until `stop` turns true; checks for it between batches.
+/// Applies batches as the log's head moves, until `stop` is stopped; checks for it between batches.
 /// `on_batch` runs after each batch's transaction commits.
 ///
 /// `heads` are the in-process writers' `EventLog::subscribe` receivers (ingest, the media worker):
@@ -20,7 +21,7 @@ pub async fn follow(
     mut projector: Projector,
     mut heads: Vec<watch::Receiver<i64>>,
     poll: Option<Duration>,
-    mut stop: watch::Receiver<bool>,
+    stop: Shutdown,
     mut on_batch: impl FnMut(&ApplyReport) + Send,
 ) -> Result<(), ProjectorError> {
     loop {
@@ -29,7 +30,7 @@ pub async fn follow(
         }
         let mut applied_any = false;
         loop {
-            if *stop.borrow() {
+            if stop.is_stopped() {
                 return Ok(());
             }
             let joined = tokio::task::spawn_blocking(move || {
@@ -66,7 +67,7 @@ pub async fn follow(
         tokio::select! {
             _ = any_changed(&mut heads) => {}
             _ = sleep_or_never(poll) => {}
-            _ = stop.wait_for(|s| *s) => return Ok(()),
+            _ = stop.stopped() => return Ok(()),
         }
     }
 }

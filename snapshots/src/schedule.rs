@@ -4,24 +4,24 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use reprise_events::Shutdown;
 use reprise_store::ObjectStore;
-use tokio::sync::watch;
 
-/// Takes a snapshot every `every` until `stop` turns true, keeping the newest `keep` (0: all). A failed
+/// Takes a snapshot every `every` until `stop` is stopped, keeping the newest `keep` (0: all). A failed
 /// snapshot is logged and retried at the next tick; it never stops the node.
 pub async fn run_schedule(
     store: Arc<dyn ObjectStore>,
     data_dir: PathBuf,
     every: Duration,
     keep: usize,
-    mut stop: watch::Receiver<bool>,
+    stop: Shutdown,
 ) {
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = ticks.tick() => {}
-            _ = stop.wait_for(|s| *s) => return,
+            _ = stop.stopped() => return,
         }
         match crate::create_snapshot(&*store, &data_dir).await {
             Ok(m) => {

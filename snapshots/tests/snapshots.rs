@@ -8,7 +8,6 @@ mod backends;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
 use reprise_events::EventLog;
 use reprise_ingest::{FixtureOptions, ingest_fixture};
@@ -46,7 +45,8 @@ impl Traffic {
 
 fn ingest(data: &Path, fixture: &Path) -> i64 {
     let mut log = EventLog::open(data).expect("open log");
-    ingest_fixture(&mut log, fixture, &FixtureOptions::default(), &AtomicBool::new(false)).expect("ingest");
+    ingest_fixture(&mut log, fixture, &FixtureOptions::default(), &reprise_events::Shutdown::new())
+        .expect("ingest");
     log.head()
 }
 
@@ -168,8 +168,13 @@ async fn a_replica_from_segments_and_a_snapshot_equals_the_origin(store: &dyn Ob
     assert_eq!(dump_views(&replica.path().join(VIEWS_FILE)), dump_views(&origin.path().join(VIEWS_FILE)));
     // The cursors came along: the replica's ingest resumes, finding everything already there.
     let mut log = EventLog::open(replica.path()).unwrap();
-    let r = ingest_fixture(&mut log, &traffic.part(2), &FixtureOptions::default(), &AtomicBool::new(false))
-        .unwrap();
+    let r = ingest_fixture(
+        &mut log,
+        &traffic.part(2),
+        &FixtureOptions::default(),
+        &reprise_events::Shutdown::new(),
+    )
+    .unwrap();
     assert_eq!((r.appended, log.head()), (0, head));
 
     // A node that holds anything refuses an import, unchanged.

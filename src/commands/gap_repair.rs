@@ -9,16 +9,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use reprise_events::EventLog;
+use reprise_events::{EventLog, Shutdown};
 use reprise_ingest::backfill::{BackfillOptions, PdsClient};
-use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::config::Config;
 
 /// Starts the repair loop, or nothing when `backfill.gap_repair_interval_secs` is 0.
-pub fn spawn(config: &Config, stop: watch::Receiver<bool>) -> anyhow::Result<Option<JoinHandle<()>>> {
+pub fn spawn(config: &Config, shutdown: Shutdown) -> anyhow::Result<Option<JoinHandle<()>>> {
     let every = config.backfill.gap_repair_interval_secs;
     if every == 0 {
         return Ok(None);
@@ -26,7 +25,7 @@ pub fn spawn(config: &Config, stop: watch::Receiver<bool>) -> anyhow::Result<Opt
     let (client, options) = super::backfill::prepare(config)?;
     tracing::info!(interval_seconds = every, "gap repair scheduled");
     let data_dir = config.data_dir.clone();
-    Ok(Some(tokio::spawn(repair_loop(data_dir, client, options, Duration::from_secs(every), stop))))
+    Ok(Some(tokio::spawn(repair_loop(data_dir, client, options, Duration::from_secs(every), shutdown))))
 }
 
 async fn repair_loop(
@@ -34,7 +33,7 @@ async fn repair_loop(
     client: Arc<PdsClient>,
     options: BackfillOptions,
     every: Duration,
-    mut stop: watch::Receiver<bool>,
+    shutdown: Shutdown,
 ) {
     // The first pass comes one interval after start, not at once: a node starting up has ingest to resume first.
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
@@ -45,7 +44,7 @@ async fn repair_loop(
         // the n-th tick after, not just past it.
         let at = tokio::select! {
             at = ticks.tick() => at,
-            _ = stop.wait_for(|s| *s) => return,
+            _ = shutdown.stopped() => return,
         };
         // A failed pass (the log busy) is logged and tried again at the next tick. Stopping drops a pass
         // in the middle: what it appended is durable, and its repos' progress with it.
@@ -56,7 +55,7 @@ async fn repair_loop(
         };
         let outcome = tokio::select! {
             outcome = pass => outcome,
-            _ = stop.wait_for(|s| *s) => return,
+            _ = shutdown.stopped() => return,
         };
         match outcome {
             Ok(run) => {

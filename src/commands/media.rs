@@ -55,7 +55,7 @@ async fn pipeline(config: &Config) -> anyhow::Result<MediaPipeline> {
 pub async fn start(
     config: &Config,
     checkpoint: watch::Receiver<i64>,
-    stop: watch::Receiver<bool>,
+    stop: reprise_events::Shutdown,
 ) -> anyhow::Result<MediaWorker> {
     let pipeline = pipeline(config).await?;
     Ok(worker::start(&config.data_dir, pipeline, config.media.runner(), checkpoint, stop)?)

@@ -12,10 +12,9 @@ mod status;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
 use anyhow::{Context, bail};
-use reprise_events::{EventLog, LogReader};
+use reprise_events::{EventLog, LogReader, Shutdown};
 use reprise_ingest::{FixtureOptions, ingest_fixture};
 use reprise_projector::{Catalog, Projector, VIEWS_FILE, rebuild};
 use serde_json::json;
@@ -62,8 +61,7 @@ pub(crate) fn fixture_options(config: &Config) -> FixtureOptions {
 
 fn ingest(config: &Config, fixture: &Path) -> anyhow::Result<()> {
     let mut log = EventLog::open(&config.data_dir)?;
-    let stop = AtomicBool::new(false);
-    let r = ingest_fixture(&mut log, fixture, &fixture_options(config), &stop)?;
+    let r = ingest_fixture(&mut log, fixture, &fixture_options(config), &Shutdown::new())?;
     tracing::info!(source = %r.source, lines = r.lines, appended = r.appended, duplicates = r.duplicates, rejected = r.rejected, "fixture ingested");
     println!(
         "{}",

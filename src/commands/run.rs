@@ -5,17 +5,17 @@
 //! when `--jetstream` is given too.
 //! Stages meet through the log: ingest appends and moves the head; the projector waits on the head,
 //! applies, and checkpoints; the media worker (`media.rs`) takes jobs from `views.db` and appends their
-//! state changes; the API reads `views.db` and serves audio from the object store. On SIGINT or SIGTERM every stage finishes its
-//! current batch, the API finishes in-flight requests, and the process exits 0.
+//! state changes; the API reads `views.db` and serves audio from the object store. Every stage gets a
+//! clone of one [`Shutdown`]; on SIGINT or SIGTERM it is stopped, every stage finishes its current
+//! batch, the API finishes in-flight requests, and the process exits 0.
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use reprise_events::EventLog;
-use reprise_ingest::{Connection, FirehoseOptions, FirehoseStart, IngestMetrics, LiveOptions};
+use reprise_events::{EventLog, Shutdown};
+use reprise_ingest::{Connection, Filters, FirehoseOptions, IngestMetrics, LiveOptions};
 use reprise_projector::{Projector, VIEWS_FILE};
 use reprise_query_api::AppState;
 use tokio::net::TcpListener;
@@ -32,8 +32,7 @@ pub(crate) fn live_options(config: &Config, jetstream: Vec<String>) -> anyhow::R
     }
     Ok(LiveOptions {
         hosts,
-        wanted_collections: c.wanted_collections.clone(),
-        wanted_dids: c.wanted_dids.clone(),
+        filters: filters(config),
         compress: c.compress,
         rewind: Duration::from_secs(c.rewind_seconds),
         replay_window: Duration::from_secs(c.replay_window_seconds),
@@ -50,6 +49,12 @@ pub(crate) fn live_options(config: &Config, jetstream: Vec<String>) -> anyhow::R
             crate::config::StreamStart::Live => None,
         },
     })
+}
+
+/// What Jetstream hosts and firehoses follow.
+fn filters(config: &Config) -> Filters {
+    let c = &config.ingest;
+    Filters { wanted_collections: c.wanted_collections.clone(), wanted_dids: c.wanted_dids.clone() }
 }
 
 /// The connection settings Jetstream hosts and firehoses share.
@@ -73,12 +78,8 @@ fn firehose_options(config: &Config, firehose: Vec<String>) -> anyhow::Result<Fi
     }
     Ok(FirehoseOptions {
         urls,
-        wanted_collections: c.wanted_collections.clone(),
-        wanted_dids: c.wanted_dids.clone(),
-        start: match c.firehose_start {
-            crate::config::StreamStart::Oldest => FirehoseStart::Oldest,
-            crate::config::StreamStart::Live => FirehoseStart::Live,
-        },
+        filters: filters(config),
+        start: c.firehose_start,
         connection: connection(config),
     })
 }
@@ -113,6 +114,7 @@ pub fn run(
     };
     let runtime = runtime()?;
     let result = runtime.block_on(async move {
+        let shutdown = stop_on_signal()?;
         let log = EventLog::open(&config.data_dir)?;
         let projector = Projector::open(&config.data_dir, config.projector.batch_size, super::catalog(&config)?)?;
         // Live ingest's counters; the API's /metrics renders them with `render_prometheus`.
@@ -123,11 +125,9 @@ pub fn run(
         };
         let api = api_state(&config, Some(source))?;
         let listener = bind(&config).await?;
-        let (stop_tx, stop_rx) = watch::channel(false);
-        let stop_flag = Arc::new(AtomicBool::new(false));
         let (checkpoint_tx, checkpoint_rx) = watch::channel(0);
         let media = match config.media.enabled {
-            true => Some(super::media::start(&config, checkpoint_rx, stop_rx.clone()).await?),
+            true => Some(super::media::start(&config, checkpoint_rx, shutdown.clone()).await?),
             false => None,
         };
 
@@ -135,11 +135,11 @@ pub fn run(
         let mut ingests: Vec<tokio::task::JoinHandle<anyhow::Result<EventLog>>> = Vec::new();
         if let Some(path) = fixture {
             heads.push(log.subscribe());
-            let stop_flag = stop_flag.clone();
+            let shutdown = shutdown.clone();
             let opts = super::fixture_options(&config);
             ingests.push(tokio::task::spawn_blocking(move || -> anyhow::Result<EventLog> {
                 let mut log = log;
-                let r = reprise_ingest::ingest_fixture(&mut log, &path, &opts, &stop_flag)?;
+                let r = reprise_ingest::ingest_fixture(&mut log, &path, &opts, &shutdown)?;
                 tracing::info!(source = %r.source, lines = r.lines, appended = r.appended, duplicates = r.duplicates, rejected = r.rejected, interrupted = r.interrupted, "fixture ingested; still serving");
                 Ok(log)
             }));
@@ -154,18 +154,18 @@ pub fn run(
             if let Some(opts) = firehose {
                 let log = next_log()?;
                 heads.push(log.subscribe());
-                tracing::info!(urls = ?opts.urls, collections = ?opts.wanted_collections, "following firehose");
-                let (metrics, stop_rx) = (metrics.clone(), stop_rx.clone());
+                tracing::info!(urls = ?opts.urls, collections = ?opts.filters.wanted_collections, "following firehose");
+                let (metrics, shutdown) = (metrics.clone(), shutdown.clone());
                 ingests.push(tokio::spawn(async move {
-                    Ok(reprise_ingest::run_firehose(log, opts, metrics, stop_rx).await?)
+                    Ok(reprise_ingest::run_firehose(log, opts, metrics, shutdown).await?)
                 }));
             }
             if let Some(opts) = live {
                 let log = next_log()?;
                 heads.push(log.subscribe());
-                tracing::info!(hosts = ?opts.hosts, collections = ?opts.wanted_collections, "following jetstream");
-                let (metrics, stop_rx) = (metrics.clone(), stop_rx.clone());
-                ingests.push(tokio::spawn(async move { Ok(reprise_ingest::run_live(log, opts, metrics, stop_rx).await?) }));
+                tracing::info!(hosts = ?opts.hosts, collections = ?opts.filters.wanted_collections, "following jetstream");
+                let (metrics, shutdown) = (metrics.clone(), shutdown.clone());
+                ingests.push(tokio::spawn(async move { Ok(reprise_ingest::run_live(log, opts, metrics, shutdown).await?) }));
             }
         }
         heads.extend(media.as_ref().map(|m| m.head.clone()));
@@ -173,20 +173,18 @@ pub fn run(
             projector,
             heads,
             Some(EXTERNAL_APPEND_POLL),
-            stop_rx.clone(),
+            shutdown.clone(),
             move |report| {
                 // The media worker picks up new work once the projector has recorded it.
                 checkpoint_tx.send_replace(report.checkpoint);
             },
         ));
-        let serving = tokio::spawn(serve_http(listener, api, audio_router(&config)?, stopped(stop_rx.clone())));
-        super::snapshot::spawn_schedule(&config, stop_rx.clone())?;
-        let repairing = super::gap_repair::spawn(&config, stop_rx.clone())?;
+        let serving = tokio::spawn(serve_http(listener, api, audio_router(&config)?, shutdown.clone()));
+        super::snapshot::spawn_schedule(&config, shutdown.clone())?;
+        let repairing = super::gap_repair::spawn(&config, shutdown.clone())?;
 
-        shutdown_signal().await?;
+        shutdown.stopped().await;
         tracing::info!("shutting down: finishing the current batches");
-        stop_flag.store(true, Ordering::Relaxed);
-        let _ = stop_tx.send(true);
         // The log must outlive ingest's last batch; keep it until the projector has seen that batch.
         let mut _logs = Vec::new();
         for ingest in ingests {
@@ -214,13 +212,10 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
         bail!("no read models at {}: run `reprise project` or `reprise run` first", views.display());
     }
     runtime()?.block_on(async move {
+        let shutdown = stop_on_signal()?;
         let api = api_state(&config, None)?;
         let listener = bind(&config).await?;
-        let (stop_tx, stop_rx) = watch::channel(false);
-        let serving = tokio::spawn(serve_http(listener, api, audio_router(&config)?, stopped(stop_rx)));
-        shutdown_signal().await?;
-        let _ = stop_tx.send(true);
-        serving.await.context("api task")??;
+        serve_http(listener, api, audio_router(&config)?, shutdown).await?;
         Ok(())
     })
 }
@@ -232,17 +227,18 @@ fn audio_router(config: &Config) -> anyhow::Result<axum::Router> {
     Ok(reprise_media::serve::audio_router(crate::config::open_store(config)?, presign))
 }
 
-/// The API and the audio routes on one listener. The audio routes sit outside the API's middleware: a
-/// long download must not meet the request timeout, and audio carries its own caching headers.
+/// The API and the audio routes on one listener, until `shutdown`. The audio routes sit outside the
+/// API's middleware: a long download must not meet the request timeout, and audio carries its own
+/// caching headers.
 async fn serve_http(
     listener: TcpListener,
     api: AppState,
     audio: axum::Router,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    shutdown: Shutdown,
 ) -> std::io::Result<()> {
     let app = reprise_query_api::router(api).merge(audio);
     axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(shutdown.stopped())
         .await
 }
 
@@ -275,16 +271,20 @@ async fn bind(config: &Config) -> anyhow::Result<TcpListener> {
 /// retry`) may have appended.
 const EXTERNAL_APPEND_POLL: Duration = Duration::from_secs(1);
 
-async fn stopped(mut stop: watch::Receiver<bool>) {
-    let _ = stop.wait_for(|s| *s).await;
-}
-
-async fn shutdown_signal() -> anyhow::Result<()> {
+/// The process's one [`Shutdown`], stopped by the first SIGINT or SIGTERM. The handlers are in place
+/// when this returns, before the node says it is listening: a signal sent from then on stops it cleanly
+/// rather than killing it.
+fn stop_on_signal() -> anyhow::Result<Shutdown> {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate())?;
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => r?,
-        _ = term.recv() => {}
-    }
-    Ok(())
+    let (mut int, mut term) = (signal(SignalKind::interrupt())?, signal(SignalKind::terminate())?);
+    let shutdown = Shutdown::new();
+    let stopper = shutdown.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+        stopper.stop();
+    });
+    Ok(shutdown)
 }

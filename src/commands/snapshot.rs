@@ -4,12 +4,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use reprise_events::Shutdown;
 use reprise_snapshots::{
     SnapshotManifest, create_snapshot, list_snapshots, prune_snapshots, restore_snapshot,
 };
 use reprise_store::ObjectStore;
 use serde_json::json;
-use tokio::sync::watch;
 
 use crate::cli::SnapshotCommand;
 use crate::config::{Config, open_archive_store};
@@ -65,8 +65,8 @@ fn summary(m: &SnapshotManifest) -> serde_json::Value {
            "row_counts": m.row_counts})
 }
 
-/// Starts scheduled snapshots when `snapshots.interval_seconds` is set; they stop with `stop`.
-pub fn spawn_schedule(config: &Config, stop: watch::Receiver<bool>) -> anyhow::Result<()> {
+/// Starts scheduled snapshots when `snapshots.interval_seconds` is set; they stop with `shutdown`.
+pub fn spawn_schedule(config: &Config, shutdown: Shutdown) -> anyhow::Result<()> {
     let every = config.snapshots.interval_seconds;
     if every == 0 {
         return Ok(());
@@ -78,7 +78,7 @@ pub fn spawn_schedule(config: &Config, stop: watch::Receiver<bool>) -> anyhow::R
         config.data_dir.clone(),
         Duration::from_secs(every),
         config.snapshots.retention,
-        stop,
+        shutdown.clone(),
     ));
     Ok(())
 }

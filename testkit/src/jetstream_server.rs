@@ -40,6 +40,8 @@ struct Entry {
     v2: String,
     v1_zstd: OnceLock<Vec<u8>>,
     v2_zstd: OnceLock<Vec<u8>>,
+    /// Sent as it is on either wire instead of the frame (broken frames, raw WebSocket frames).
+    raw: Option<Message>,
 }
 
 /// The events an instance can replay, shared by every server that serves it.
@@ -83,16 +85,7 @@ impl History {
         let mut entries = self.entries.lock().unwrap();
         let seq = entries.len() as i64 + 1;
         let (time_us, v1) = if stamp {
-            let last = entries.last().map(|e| e.time_us).unwrap_or(0);
-            let t = match self.clock.lock().unwrap().as_mut() {
-                Some((next, step)) => {
-                    let t = *next;
-                    *next += *step;
-                    t
-                }
-                None => now_us(),
-            }
-            .max(last + 1);
+            let t = self.next_time(&entries);
             (t, with_time_us(frame, t))
         } else {
             (v["time_us"].as_i64().unwrap_or(0), frame.to_owned())
@@ -105,10 +98,45 @@ impl History {
             v1,
             v1_zstd: OnceLock::new(),
             v2_zstd: OnceLock::new(),
+            raw: None,
         };
         entries.push(Arc::new(entry));
         self.len.send_replace(entries.len());
         seq
+    }
+
+    /// Appends a message sent as it is on either wire (an oversized or non-UTF-8 text frame, a frame
+    /// with reserved bits): it takes the next time on the instance clock and passes every filter.
+    pub fn push_message(&self, msg: Message) -> i64 {
+        let mut entries = self.entries.lock().unwrap();
+        let seq = entries.len() as i64 + 1;
+        let entry = Entry {
+            time_us: self.next_time(&entries),
+            did: String::new(),
+            collection: None,
+            v1: String::new(),
+            v2: String::new(),
+            v1_zstd: OnceLock::new(),
+            v2_zstd: OnceLock::new(),
+            raw: Some(msg),
+        };
+        entries.push(Arc::new(entry));
+        self.len.send_replace(entries.len());
+        seq
+    }
+
+    /// The instance clock's next time, after every stored event's.
+    fn next_time(&self, entries: &[Arc<Entry>]) -> i64 {
+        let last = entries.last().map(|e| e.time_us).unwrap_or(0);
+        let t = match self.clock.lock().unwrap().as_mut() {
+            Some((next, step)) => {
+                let t = *next;
+                *next += *step;
+                t
+            }
+            None => now_us(),
+        };
+        t.max(last + 1)
     }
 
     pub fn len(&self) -> usize {
@@ -522,6 +550,9 @@ async fn stream_events(
 }
 
 fn encode(e: &Entry, p: &Params) -> Message {
+    if let Some(raw) = &e.raw {
+        return raw.clone();
+    }
     if p.v2 && p.zstd_dictionary.is_some() {
         let packed =
             e.v2_zstd.get_or_init(|| compressor().lock().unwrap().compress(e.v2.as_bytes()).expect("zstd"));

@@ -2,7 +2,8 @@
 //! curated sample in `fixtures/`), a scriptable HTTP
 //! server playing a PDS or PLC directory (`http_server`), generated audio (`audio`), and signed repos
 //! served by a fake PDS, relay and PLC directory (`repos`, `pds_server`), and a subscribeRepos
-//! firehose of real signed commits (`firehose_frames`, `firehose_server`).
+//! firehose of real signed commits (`firehose_frames`, `firehose_server`), and WebSocket frames no
+//! well-behaved host sends (`ws_frames`).
 //!
 //! Everything here is deterministic (a seeded generator, no clock), so a failing test or a benchmark
 //! fixture can be reproduced exactly.
@@ -21,6 +22,7 @@ pub mod records;
 pub mod repos;
 mod sample;
 mod tasks;
+pub mod ws_frames;
 
 pub use dump::dump_views;
 pub use firehose_server::{FirehoseHistory, FirehoseServer, SUBSCRIBE_REPOS_PATH};

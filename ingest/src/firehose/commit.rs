@@ -176,7 +176,7 @@ fn op<'a>(value: &Value<'a>, ctx: &FirehoseContext) -> Result<Option<Op<'a>>, Re
         .ok_or_else(|| Refused::new(format!("op path {path:?} is not collection/rkey")))?;
     Nsid::try_from(collection)
         .map_err(|e| Refused::new(format!("op path {path:?}: invalid collection: {e}")))?;
-    if !ctx.wants_collection(collection) {
+    if !ctx.filters.wants_collection(collection) {
         return Ok(None);
     }
     RecordKey::try_from(rkey).map_err(|e| Refused::new(format!("op path {path:?}: invalid rkey: {e}")))?;

@@ -13,29 +13,17 @@ use shrike::cbor::{Decoder, Value};
 use shrike::syntax::Did;
 
 use super::commit::commit_events;
+use crate::stream::Filters;
 
 /// What the decoder needs besides the bytes.
 #[derive(Debug, Clone)]
 pub struct FirehoseContext {
     /// The subscription URL, named in each event's `firehose` note.
     pub host: String,
-    /// NSIDs or `prefix.*`; commits to other collections are dropped. Empty: every collection.
-    pub wanted_collections: Vec<String>,
-    /// Empty: every repo.
-    pub wanted_dids: Vec<String>,
+    /// Commits to other collections or from other repos are dropped.
+    pub filters: Filters,
     /// A longer frame is rejected, keeping only this many of its bytes.
     pub max_frame_bytes: usize,
-}
-
-impl FirehoseContext {
-    pub(crate) fn wants_collection(&self, collection: &str) -> bool {
-        self.wanted_collections.is_empty()
-            || crate::backfill::collection_wanted(&self.wanted_collections, collection)
-    }
-
-    fn wants_did(&self, did: &str) -> bool {
-        self.wanted_dids.is_empty() || self.wanted_dids.iter().any(|d| d == did)
-    }
 }
 
 /// One event to append: its envelope and the frame stored with it.
@@ -64,10 +52,7 @@ pub enum FirehoseFrame {
 pub fn decode_firehose(bytes: &[u8], ctx: &FirehoseContext) -> FirehoseFrame {
     let max = ctx.max_frame_bytes;
     if bytes.len() > max {
-        let reason = format!(
-            "frame of {} bytes exceeds the {max}-byte limit; its first {max} bytes are kept",
-            bytes.len()
-        );
+        let reason = crate::stream::oversized(bytes.len(), max);
         return FirehoseFrame::Rejected { seq: None, event: rejected(&bytes[..max], None, reason) };
     }
     match decode_message(bytes, ctx) {
@@ -131,7 +116,7 @@ fn decode_message(bytes: &[u8], ctx: &FirehoseContext) -> Result<FirehoseFrame, 
     let with_context = |r: Refused| Refused { seq: Some(seq), did: Some(did.to_owned()), ..r };
     Did::try_from(did)
         .map_err(|e| with_context(Refused::new(format!("invalid `{did_key}` {did:?}: {e}"))))?;
-    if !ctx.wants_did(did) {
+    if !ctx.filters.wants_did(did) {
         return Ok(FirehoseFrame::Message { seq, events: Vec::new() });
     }
     let time = body.text("time").map_err(with_context)?;

@@ -2,7 +2,7 @@
 //!
 //! Each firehose URL is followed concurrently by its own task and is its own log source (named by its
 //! URL) with its own cursor: the `seq` of the last message stored, written in the same transaction as
-//! the events (through live ingest's writer, so a message's events and its seq commit together) and
+//! the events (through the stream writer, so a message's events and its seq commit together) and
 //! resumed on reconnect with `?cursor=<seq>`. `decode.rs` turns each frame into log events (a pure
 //! function); `session.rs` is one connection. Redelivered messages add nothing: every event's identity
 //! (a commit's repo, record, rev and CID; an identity or account event's upstream seq; a rejected or gap
@@ -14,36 +14,25 @@ mod session;
 
 use std::sync::Arc;
 
-use reprise_events::EventLog;
-use tokio::sync::{mpsc, watch};
+use reprise_events::{EventLog, Shutdown};
+use tokio::sync::mpsc;
 
 pub use decode::{FirehoseContext, FirehoseEvent, FirehoseFrame, decode_firehose};
 
-use crate::live::Connection;
-use crate::live::writer::{self, ToWriter};
+use crate::stream::writer::{self, ToWriter};
+use crate::stream::{Connection, Filters, StreamStart};
 use crate::{IngestError, IngestMetrics};
 
 /// The XRPC path of the firehose.
 pub const FIREHOSE_PATH: &str = "/xrpc/com.atproto.sync.subscribeRepos";
-
-/// Where a firehose with no stored cursor starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FirehoseStart {
-    /// `cursor=0`: everything the host still keeps (older history: an `OutdatedCursor` gap).
-    Oldest,
-    /// No cursor: from the live tail.
-    Live,
-}
 
 /// How firehose ingest behaves. `Default` is the documented configuration (with no URLs).
 #[derive(Debug, Clone)]
 pub struct FirehoseOptions {
     /// `ws://` or `wss://` URLs ending in [`FIREHOSE_PATH`], followed concurrently.
     pub urls: Vec<String>,
-    pub wanted_collections: Vec<String>,
-    /// Empty: every repo.
-    pub wanted_dids: Vec<String>,
-    pub start: FirehoseStart,
+    pub filters: Filters,
+    pub start: StreamStart,
     pub connection: Connection,
 }
 
@@ -51,9 +40,8 @@ impl Default for FirehoseOptions {
     fn default() -> Self {
         FirehoseOptions {
             urls: Vec::new(),
-            wanted_collections: vec!["fm.plyr.*".into(), "fm.teal.*".into()],
-            wanted_dids: Vec::new(),
-            start: FirehoseStart::Oldest,
+            filters: Filters::default(),
+            start: StreamStart::Oldest,
             connection: Connection::default(),
         }
     }
@@ -75,13 +63,13 @@ pub fn check_firehose_url(url: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Follows every firehose in `opts.urls` until `stop` turns true; returns the log once every received
+/// Follows every firehose in `opts.urls` until `shutdown` stops it; returns the log once every received
 /// event is appended.
 pub async fn run_firehose(
     log: EventLog,
     opts: FirehoseOptions,
     metrics: Arc<IngestMetrics>,
-    stop: watch::Receiver<bool>,
+    shutdown: Shutdown,
 ) -> Result<EventLog, IngestError> {
     if opts.urls.is_empty() {
         return Err(IngestError::Config("no firehose URLs configured".into()));
@@ -90,24 +78,20 @@ pub async fn run_firehose(
         check_firehose_url(url).map_err(IngestError::Config)?;
     }
     let stored = log.cursors()?;
-    let (tx, rx) = mpsc::channel(crate::live::FRAMES_IN_FLIGHT);
-    let batch_size = opts.connection.batch_size.max(1);
-    let writer = {
-        let metrics = metrics.clone();
-        tokio::task::spawn_blocking(move || writer::write_loop(log, rx, batch_size, metrics))
-    };
+    let (tx, writer) = writer::start(log, opts.connection.batch_size, metrics.clone());
     let mut tasks = tokio::task::JoinSet::new();
     for url in &opts.urls {
         let cursor = stored.iter().find(|c| &c.source == url).map(|c| c.cursor);
         if let Some(c) = cursor {
             metrics.set_cursor(url, c);
         }
-        let follower = session::Follower::new(url, cursor, &opts, metrics.clone(), tx.clone(), stop.clone());
+        let follower =
+            session::Follower::new(url, cursor, &opts, metrics.clone(), tx.clone(), shutdown.clone());
         tasks.spawn(follower.run());
     }
     drop(tx);
     while tasks.join_next().await.is_some() {}
-    writer.await.map_err(|e| IngestError::Config(format!("log writer panicked: {e}")))?
+    writer.finish().await
 }
 
 /// Sends one message's events to the writer, the last one carrying the message's seq as the cursor to
@@ -127,7 +111,7 @@ pub(crate) async fn send_message(
             received_at_us: crate::now_us(),
         };
         let cursor = if i + 1 == n { seq } else { None };
-        if tx.send(ToWriter { source: source.clone(), event: Some(event), cursor }).await.is_err() {
+        if tx.send(ToWriter::at(source.clone(), Some(event), cursor)).await.is_err() {
             return false;
         }
     }

@@ -5,29 +5,20 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
-use reprise_events::{Envelope, GapRange};
+use reprise_events::{Envelope, GapRange, Shutdown};
 use serde_json::json;
-use tokio::sync::{mpsc, watch};
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio::sync::mpsc;
 
 use super::decode::rejected;
-use super::{FirehoseContext, FirehoseEvent, FirehoseFrame, FirehoseOptions, FirehoseStart, decode_firehose};
+use super::{FirehoseContext, FirehoseEvent, FirehoseFrame, FirehoseOptions, StreamStart, decode_firehose};
 use crate::IngestMetrics;
-use crate::live::resume::backoff;
-use crate::live::stopped;
-use crate::live::writer::ToWriter;
+use crate::stream::backoff;
+use crate::stream::transport::{self, ConnectError, Frame, Incoming, Liveness, ReadError};
+use crate::stream::writer::ToWriter;
 
 /// Messages with nothing wanted in them still move the cursor, but at most this often (a relay sends
 /// thousands a second, nearly none of them music): a reconnect then replays at most this much.
 const CURSOR_ONLY_EVERY: Duration = Duration::from_secs(1);
-
-/// The largest WebSocket message read: the largest `ingest.max_frame_bytes` allowed, so a frame over the
-/// configured limit still arrives whole and is kept as rejected (its first bytes) rather than breaking
-/// the connection. A larger one still ends the connection each time it is sent (tungstenite refuses to
-/// buffer it), and the follower retries with backoff.
-const READ_LIMIT: usize = 64 << 20;
 
 /// One firehose URL's follower task.
 pub(crate) struct Follower {
@@ -39,7 +30,7 @@ pub(crate) struct Follower {
     opts: FirehoseOptions,
     metrics: Arc<IngestMetrics>,
     tx: mpsc::Sender<ToWriter>,
-    stop: watch::Receiver<bool>,
+    shutdown: Shutdown,
 }
 
 /// What one connection has read so far.
@@ -62,6 +53,8 @@ enum End {
     WriterGone,
     /// The host has no message after our cursor (its history was reset): start again as on a first start.
     FutureCursor,
+    /// The WebSocket layer refused the frame after the last one read (the host would send it again).
+    Refused(String),
     Failed(String),
 }
 
@@ -72,12 +65,11 @@ impl Follower {
         opts: &FirehoseOptions,
         metrics: Arc<IngestMetrics>,
         tx: mpsc::Sender<ToWriter>,
-        stop: watch::Receiver<bool>,
+        shutdown: Shutdown,
     ) -> Self {
         let ctx = FirehoseContext {
             host: url.to_owned(),
-            wanted_collections: opts.wanted_collections.clone(),
-            wanted_dids: opts.wanted_dids.clone(),
+            filters: opts.filters.clone(),
             max_frame_bytes: opts.connection.max_frame_bytes,
         };
         let cursor = cursor.or_else(|| first_cursor(opts.start));
@@ -89,15 +81,17 @@ impl Follower {
             opts: opts.clone(),
             metrics,
             tx,
-            stop,
+            shutdown,
         }
     }
 
     pub(crate) async fn run(mut self) {
         let mut streak = 0u32;
         let mut connections = 0u64;
+        // Frames refused in a row with nothing read in between.
+        let mut refusals = 0u32;
         loop {
-            if *self.stop.borrow() {
+            if self.shutdown.is_stopped() {
                 return;
             }
             if connections > 0 {
@@ -106,24 +100,31 @@ impl Follower {
             connections += 1;
             let (end, delivered) = self.connection().await;
             if delivered {
-                streak = 0;
+                (streak, refusals) = (0, 0);
             }
             match end {
                 End::Stopped | End::WriterGone => return,
                 End::FutureCursor => {
                     tracing::warn!(host = %self.url, cursor = ?self.cursor, start = ?self.opts.start, "the firehose has nothing after our cursor (FutureCursor: its history was reset): starting over as on a first start");
                     self.cursor = first_cursor(self.opts.start);
+                    // The stored position too: only moving forward, it would ask for the old one again.
+                    if self.tx.send(ToWriter::reset(self.source.clone(), self.cursor)).await.is_err() {
+                        return;
+                    }
+                }
+                End::Refused(reason) => {
+                    refusals += 1;
+                    if !self.step_over(&reason, refusals - 1).await {
+                        return;
+                    }
                 }
                 End::Failed(reason) => {
                     tracing::warn!(host = %self.url, reason = %reason, "firehose connection ended");
                 }
             }
             streak += 1;
-            let delay =
-                backoff(streak - 1, self.opts.connection.backoff_initial, self.opts.connection.backoff_max);
-            tokio::select! {
-                _ = tokio::time::sleep(delay) => {}
-                _ = stopped(&mut self.stop) => return,
+            if !backoff::wait(streak, &self.opts.connection, &self.shutdown).await {
+                return;
             }
         }
     }
@@ -140,19 +141,21 @@ impl Follower {
         let url = self.subscribe_url();
         let requested = self.cursor;
         tracing::info!(host = %self.url, cursor = ?requested, "connecting to firehose");
-        let limits =
-            WebSocketConfig::default().max_message_size(Some(READ_LIMIT)).max_frame_size(Some(READ_LIMIT));
-        let connect = tokio::time::timeout(
-            self.opts.connection.idle_timeout,
-            tokio_tungstenite::connect_async_with_config(&url, Some(limits), true),
-        );
+        let stopped = self.shutdown.stopped();
+        tokio::pin!(stopped);
+        let max = self.opts.connection.max_frame_bytes;
+        let connect = tokio::time::timeout(self.opts.connection.idle_timeout, transport::connect(&url, max));
         let mut ws = tokio::select! {
             r = connect => match r {
                 Err(_) => return (End::Failed("connect timed out".into()), false),
-                Ok(Err(e)) => return (End::Failed(format!("connect: {e}")), false),
-                Ok(Ok((ws, _))) => ws,
+                Ok(Err(ConnectError::Refused { status, body })) => {
+                    let body = String::from_utf8_lossy(body.as_deref().unwrap_or_default()).into_owned();
+                    return (End::Failed(format!("connect: handshake refused with HTTP {status}: {body}")), false);
+                }
+                Ok(Err(ConnectError::Failed(e))) => return (End::Failed(format!("connect: {e}")), false),
+                Ok(Ok(ws)) => ws,
             },
-            _ = stopped(&mut self.stop) => return (End::Stopped, false),
+            _ = &mut stopped => return (End::Stopped, false),
         };
         tracing::info!(host = %self.url, "connected to firehose");
         let mut r = Reading {
@@ -162,29 +165,16 @@ impl Follower {
             last_sent: Instant::now(),
             delivered: false,
         };
-        let every = self
-            .opts
-            .connection
-            .ping_interval
-            .min(self.opts.connection.idle_timeout / 4)
-            .max(Duration::from_millis(5));
-        let mut tick = tokio::time::interval(every);
-        let (mut last_frame, mut last_ping) = (Instant::now(), Instant::now());
+        let mut liveness = Liveness::new(&self.opts.connection, Duration::MAX);
         let end = loop {
             let msg = tokio::select! {
-                _ = stopped(&mut self.stop) => {
-                    let _ = ws.close(None).await;
+                _ = &mut stopped => {
+                    ws.close().await;
                     break End::Stopped;
                 }
-                _ = tick.tick() => {
-                    if last_frame.elapsed() > self.opts.connection.idle_timeout {
-                        break End::Failed(format!("no frame or pong for {:?}", self.opts.connection.idle_timeout));
-                    }
-                    if last_ping.elapsed() >= self.opts.connection.ping_interval {
-                        last_ping = Instant::now();
-                        if let Err(e) = ws.send(Message::Ping(Default::default())).await {
-                            break End::Failed(format!("ping: {e}"));
-                        }
+                _ = liveness.tick() => {
+                    if let Err(e) = liveness.check(&mut ws).await {
+                        break End::Failed(e);
                     }
                     if let Err(end) = self.store_cursor_if_due(&mut r).await {
                         break end;
@@ -193,14 +183,15 @@ impl Follower {
                 }
                 msg = ws.next() => msg,
             };
-            last_frame = Instant::now();
+            liveness.heard();
             let step = match msg {
                 None => Err(End::Failed("connection closed".into())),
-                Some(Err(e)) => Err(End::Failed(format!("read: {e}"))),
-                Some(Ok(Message::Binary(b))) => self.binary(&mut r, &b).await,
-                Some(Ok(Message::Text(t))) => self.text(t.as_bytes()).await,
-                Some(Ok(Message::Close(c))) => Err(End::Failed(format!("closed by the host: {c:?}"))),
-                Some(Ok(_)) => Ok(()), // ping (answered by tungstenite), pong: liveness only
+                Some(Err(ReadError::Refused(reason))) => Err(End::Refused(reason)),
+                Some(Err(ReadError::Failed(e))) => Err(End::Failed(e)),
+                Some(Ok(Incoming::Frame(f))) if f.text => self.text(&f).await,
+                Some(Ok(Incoming::Frame(f))) => self.binary(&mut r, &f).await,
+                Some(Ok(Incoming::Closed(c))) => Err(End::Failed(format!("closed by the host: {c}"))),
+                Some(Ok(Incoming::Control)) => Ok(()),
             };
             if let Err(end) = step {
                 break end;
@@ -213,19 +204,24 @@ impl Follower {
         (end, r.delivered)
     }
 
-    /// A text frame: not the firehose's framing, kept as rejected.
-    async fn text(&mut self, raw: &[u8]) -> Result<(), End> {
-        self.metrics.received(raw.len(), raw.len());
-        let kept = &raw[..raw.len().min(self.opts.connection.max_frame_bytes)];
-        let reason =
-            format!("text frame of {} bytes on subscribeRepos (frames are binary DAG-CBOR)", raw.len());
+    /// A text frame (UTF-8 or not): not the firehose's framing, kept as rejected.
+    async fn text(&mut self, f: &Frame) -> Result<(), End> {
+        self.metrics.received(f.bytes.len(), f.len);
+        let kept = &f.bytes[..f.bytes.len().min(self.opts.connection.max_frame_bytes)];
+        let reason = format!("text frame of {} bytes on subscribeRepos (frames are binary DAG-CBOR)", f.len);
         self.send(None, vec![rejected(kept, None, reason)]).await.then_some(()).ok_or(End::WriterGone)
     }
 
     /// A binary frame: decoded, and its events (or only its seq) handed to the writer.
-    async fn binary(&mut self, r: &mut Reading, bytes: &[u8]) -> Result<(), End> {
-        self.metrics.received(bytes.len(), bytes.len());
-        let (seq, events) = match decode_firehose(bytes, &self.ctx) {
+    async fn binary(&mut self, r: &mut Reading, f: &Frame) -> Result<(), End> {
+        self.metrics.received(f.bytes.len(), f.len);
+        let decoded = match f.oversized(self.opts.connection.max_frame_bytes) {
+            Some((kept, reason)) => {
+                FirehoseFrame::Rejected { seq: None, event: rejected(kept, None, reason) }
+            }
+            None => decode_firehose(&f.bytes, &self.ctx),
+        };
+        let (seq, events) = match decoded {
             FirehoseFrame::Message { seq, mut events } => {
                 if let Some(from) = r.outdated_from.take().filter(|f| *f < seq) {
                     events.insert(0, self.outdated_gap(from, seq));
@@ -281,22 +277,48 @@ impl Follower {
     }
 
     async fn send_cursor(&mut self, cursor: Option<i64>) -> bool {
-        let item = ToWriter { source: self.source.clone(), event: None, cursor };
+        let item = ToWriter::at(self.source.clone(), None, cursor);
         self.tx.send(item).await.is_ok()
     }
 
     /// The gap an `OutdatedCursor` leaves: from just after our cursor up to the first seq the host had.
     fn outdated_gap(&self, from: i64, to: i64) -> FirehoseEvent {
-        let range = GapRange { from, to };
-        let frame = json!({"gap": {"from": from, "to": to, "reason": "OutdatedCursor", "host": self.url}});
-        FirehoseEvent { envelope: Envelope::gap(range), frame: frame.to_string().into_bytes() }
+        self.gap(from, to, "OutdatedCursor")
+    }
+
+    fn gap(&self, from: i64, to: i64, reason: &str) -> FirehoseEvent {
+        let frame = json!({"gap": {"from": from, "to": to, "reason": reason, "host": self.url}});
+        FirehoseEvent {
+            envelope: Envelope::gap(GapRange { from, to }),
+            frame: frame.to_string().into_bytes(),
+        }
+    }
+
+    /// Records a frame the WebSocket layer refused (a rejected event saying why: no byte of it could be
+    /// read) and moves the cursor past it, since the host would send it again on every connection: the
+    /// next `repeats` + 1 doubling step of seqs is skipped, and left as a gap for `backfill --gaps`.
+    /// False if the writer is gone.
+    async fn step_over(&mut self, reason: &str, repeats: u32) -> bool {
+        tracing::warn!(host = %self.url, reason, after = ?self.cursor, "the WebSocket layer refused a frame: recording it and resuming past it");
+        let Some(pos) = self.cursor else {
+            // From the live tail: the next connection starts after the frame anyway.
+            let reason = format!("the WebSocket layer refused a frame: {reason}");
+            return self.send(None, vec![rejected(&[], None, reason)]).await;
+        };
+        let reason = format!("the WebSocket layer refused the frame after seq {pos}: {reason}");
+        let to = pos.saturating_add(backoff::step(repeats));
+        let events = vec![
+            rejected(&[], None, reason),
+            self.gap(pos + 1, to + 1, "frame refused by the WebSocket layer"),
+        ];
+        self.send(Some(to), events).await
     }
 }
 
 /// The cursor a firehose without a stored one asks for.
-fn first_cursor(start: FirehoseStart) -> Option<i64> {
+fn first_cursor(start: StreamStart) -> Option<i64> {
     match start {
-        FirehoseStart::Oldest => Some(0),
-        FirehoseStart::Live => None,
+        StreamStart::Oldest => Some(0),
+        StreamStart::Live => None,
     }
 }

@@ -8,14 +8,14 @@ use serde_json::{Value, json};
 use shrike::cbor::Value as Cbor;
 
 use super::*;
+use crate::stream::Filters;
 
 const HOST: &str = "ws://127.0.0.1:1/xrpc/com.atproto.sync.subscribeRepos";
 
 fn ctx() -> FirehoseContext {
     FirehoseContext {
         host: HOST.into(),
-        wanted_collections: vec!["fm.plyr.*".into()],
-        wanted_dids: Vec::new(),
+        filters: Filters { wanted_collections: vec!["fm.plyr.*".into()], wanted_dids: Vec::new() },
         max_frame_bytes: 1 << 20,
     }
 }
@@ -114,9 +114,11 @@ fn a_multi_op_commit_keeps_only_the_wanted_collections() {
         like["commit"]["record"]["subject"]["cid"],
         "bafyreigm4hr7b6fcgdbevnhyfcnfcaalw3f4npgkwzh4okrcpxa2ukn7ne"
     );
-    let nothing = FirehoseContext { wanted_collections: vec!["fm.teal.*".into()], ..ctx() };
+    let teal = Filters { wanted_collections: vec!["fm.teal.*".into()], wanted_dids: Vec::new() };
+    let nothing = FirehoseContext { filters: teal, ..ctx() };
     assert_eq!(events(&bytes, &nothing), (3, Vec::new()), "nothing wanted: the seq alone");
-    let other_did = FirehoseContext { wanted_dids: vec!["did:plc:someoneelse".into()], ..ctx() };
+    let someone_else = Filters { wanted_dids: vec!["did:plc:someoneelse".into()], ..ctx().filters };
+    let other_did = FirehoseContext { filters: someone_else, ..ctx() };
     assert_eq!(events(&bytes, &other_did), (3, Vec::new()));
 }
 

@@ -59,15 +59,7 @@ async fn get(authority: &str, secure: bool) -> Result<Vec<u8>, String> {
     if !secure {
         return request(tcp, authority).await;
     }
-    let mut roots = tokio_rustls::rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    let config =
-        tokio_rustls::rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
-    let name = tokio_rustls::rustls::pki_types::ServerName::try_from(host).map_err(|e| e.to_string())?;
-    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
-        .connect(name, tcp)
-        .await
-        .map_err(|e| e.to_string())?;
+    let tls = crate::stream::transport::tls(host.trim_matches(['[', ']']), tcp).await?;
     request(tls, authority).await
 }
 

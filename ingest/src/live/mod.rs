@@ -1,7 +1,7 @@
 //! Live ingest from Jetstream hosts: one connection at a time, rotating through a host list.
 //!
-//! A socket task reads frames, decodes them (`v1` or `v2` by the URL's path), and hands them through a
-//! bounded channel to the log writer, which appends them in batches together with the host's cursor.
+//! A socket task reads frames, decodes them (`v1` or `v2` by the URL's path), and hands them through the
+//! stream writer's bounded channel to the log, appended in batches together with the host's cursor.
 //! Cursors are per host (the log source is the host URL). Resuming on the same host rewinds a v1
 //! `time_us` cursor by `rewind` and restarts a v2 `seq` cursor inclusively; switching hosts resumes
 //! from the last trusted event time minus `rewind` (a v2 host gets it as a timestamp cursor, never
@@ -11,23 +11,20 @@
 mod dictionary;
 pub(crate) mod resume;
 mod session;
-pub(crate) mod writer;
+mod supervisor;
 pub mod zstd;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use reprise_events::{Envelope, EventLog, GapRange, NewEvent, SourceCursor};
-use tokio::sync::{mpsc, watch};
+use reprise_events::{EventLog, Shutdown};
+use tokio::sync::watch;
 
+use crate::stream::writer;
+use crate::stream::{Connection, Filters};
 use crate::{IngestError, IngestMetrics, now_us};
 pub use resume::Start;
-use session::{Session, SessionEnd};
-use writer::ToWriter;
-
-/// Frames between the socket and the log writer: a few batches, so the socket keeps reading while the
-/// writer waits on fsync, and memory stays bounded (a few MB of frames) when the disk falls behind.
-pub const FRAMES_IN_FLIGHT: usize = 4096;
+use supervisor::Supervisor;
 
 /// The four public v1 hosts (Bluesky's), the default host list.
 pub const PUBLIC_V1_HOSTS: [&str; 4] = [
@@ -66,23 +63,13 @@ impl Wire {
     }
 }
 
-/// The subscription filters that can change while connected: a v1 host gets an `options_update` on
-/// the open connection, a v2 host (which has none) is reconnected with the new parameters.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Filters {
-    pub wanted_collections: Vec<String>,
-    /// Empty: every DID.
-    pub wanted_dids: Vec<String>,
-}
-
 /// How live ingest behaves. `Default` is the documented configuration.
 #[derive(Debug, Clone)]
 pub struct LiveOptions {
     /// Host URLs, tried in order and rotated on failure; the path chooses the wire.
     pub hosts: Vec<String>,
-    pub wanted_collections: Vec<String>,
-    /// Empty: every DID.
-    pub wanted_dids: Vec<String>,
+    /// What is followed; it can change while connected (see [`run_live_with_filters`]).
+    pub filters: Filters,
     /// Ask for dictionary-zstd frames (v1 `compress=true`; v2 `zstdDictionary=<id>` after fetching the
     /// host's dictionary with `getZstdDictionary`, uncompressed if that fails).
     pub compress: bool,
@@ -103,42 +90,13 @@ impl Default for LiveOptions {
     fn default() -> Self {
         LiveOptions {
             hosts: PUBLIC_V1_HOSTS.iter().map(|h| h.to_string()).collect(),
-            wanted_collections: vec!["fm.plyr.*".into(), "fm.teal.*".into()],
-            wanted_dids: Vec::new(),
+            filters: Filters::default(),
             compress: true,
             rewind: Duration::from_secs(5),
             replay_window: Duration::from_secs(24 * 3600),
             blind_window: Duration::from_secs(1800),
             connection: Connection::default(),
             start_cursor_us: None,
-        }
-    }
-}
-
-/// How one streaming connection is kept and written: shared by Jetstream hosts and firehoses.
-/// `Default` is the documented configuration.
-#[derive(Debug, Clone)]
-pub struct Connection {
-    pub backoff_initial: Duration,
-    pub backoff_max: Duration,
-    /// A ping is sent this often...
-    pub ping_interval: Duration,
-    /// ...and a connection with no frame and no pong for this long is dropped.
-    pub idle_timeout: Duration,
-    /// Events per log transaction at most.
-    pub batch_size: usize,
-    pub max_frame_bytes: usize,
-}
-
-impl Default for Connection {
-    fn default() -> Self {
-        Connection {
-            backoff_initial: Duration::from_millis(500),
-            backoff_max: Duration::from_secs(30),
-            ping_interval: Duration::from_secs(15),
-            idle_timeout: Duration::from_secs(45),
-            batch_size: 1000,
-            max_frame_bytes: 4 << 20,
         }
     }
 }
@@ -153,16 +111,18 @@ pub(crate) struct Host {
     pub cursor: Option<i64>,
     /// A v2 host's zstd dictionary, fetched once and kept until the host says it is unknown.
     pub(crate) dictionary: Option<dictionary::V2Dictionary>,
+    /// Where the next connection starts instead (past a refused frame, without the rewind).
+    pub(crate) resume_at: Option<Start>,
 }
 
-/// Runs live ingest until `stop` turns true; returns the log once every received event is appended.
+/// Runs live ingest until `shutdown` stops it; returns the log once every received event is appended.
 pub async fn run_live(
     log: EventLog,
     opts: LiveOptions,
     metrics: Arc<IngestMetrics>,
-    stop: watch::Receiver<bool>,
+    shutdown: Shutdown,
 ) -> Result<EventLog, IngestError> {
-    run_live_with_filters(log, opts, metrics, stop, None).await
+    run_live_with_filters(log, opts, metrics, shutdown, None).await
 }
 
 /// [`run_live`], with filters that change while running (each value sent replaces the options' own).
@@ -170,7 +130,7 @@ pub async fn run_live_with_filters(
     log: EventLog,
     opts: LiveOptions,
     metrics: Arc<IngestMetrics>,
-    stop: watch::Receiver<bool>,
+    shutdown: Shutdown,
     filter_updates: Option<watch::Receiver<Filters>>,
 ) -> Result<EventLog, IngestError> {
     if opts.hosts.is_empty() {
@@ -185,6 +145,7 @@ pub async fn run_live_with_filters(
             wire,
             cursor: None,
             dictionary: None,
+            resume_at: None,
         });
     }
     let mut log = log;
@@ -197,205 +158,10 @@ pub async fn run_live_with_filters(
         log.append(&hosts[0].url, &[], Some(now))?;
         stored = log.cursors()?;
     }
-    let (tx, rx) = mpsc::channel(FRAMES_IN_FLIGHT);
-    let batch_size = opts.connection.batch_size.max(1);
-    let writer = {
-        let metrics = metrics.clone();
-        tokio::task::spawn_blocking(move || writer::write_loop(log, rx, batch_size, metrics))
-    };
-    let mut sup = Supervisor::new(hosts, &stored, opts, metrics, tx, stop);
+    let (tx, writer) = writer::start(log, opts.connection.batch_size, metrics.clone());
+    let mut sup = Supervisor::new(hosts, &stored, opts, metrics, tx, shutdown);
     sup.filter_updates = filter_updates;
     sup.run().await;
     drop(sup); // closes the channel: the writer drains it and returns the log
-    writer.await.map_err(|e| IngestError::Config(format!("log writer panicked: {e}")))?
-}
-
-/// Resolves once `stop` is true (or its sender is gone). The guard `wait_for` returns is dropped here,
-/// so callers can await inside a `select!` arm.
-pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
-    let _ = stop.wait_for(|s| *s).await;
-}
-
-struct Supervisor {
-    hosts: Vec<Host>,
-    current: usize,
-    /// The last event time (µs) every host switch may trust: a new host resumes from here minus the rewind.
-    safe_time_us: Option<i64>,
-    /// The next connection is to a host other than the one the previous cursor came from.
-    switched: bool,
-    /// Failures on the current host since it last delivered (two move on to the next host).
-    failures: u32,
-    /// Failures anywhere since any host last delivered: the backoff grows with these, so a dead
-    /// network is not hammered by rotating through the list.
-    streak: u32,
-    opts: LiveOptions,
-    metrics: Arc<IngestMetrics>,
-    tx: mpsc::Sender<ToWriter>,
-    stop: watch::Receiver<bool>,
-    filter_updates: Option<watch::Receiver<Filters>>,
-}
-
-impl Supervisor {
-    fn new(
-        mut hosts: Vec<Host>,
-        stored: &[SourceCursor],
-        opts: LiveOptions,
-        metrics: Arc<IngestMetrics>,
-        tx: mpsc::Sender<ToWriter>,
-        stop: watch::Receiver<bool>,
-    ) -> Self {
-        let mut newest: Option<(i64, usize)> = None;
-        for (i, h) in hosts.iter_mut().enumerate() {
-            if let Some(c) = stored.iter().find(|c| c.source == h.url) {
-                h.cursor = Some(c.cursor);
-                metrics.set_cursor(&h.url, c.cursor);
-                if newest.is_none_or(|(at, _)| c.last_seq > at) {
-                    newest = Some((c.last_seq, i));
-                }
-            }
-        }
-        // Start where the log last heard from: that host's cursor is the freshest, and (on v1) the
-        // time a later switch may trust. Other hosts' cursors are not: one may have been blind.
-        let current = newest.map(|(_, i)| i).unwrap_or(0);
-        let own_time = (hosts[current].wire == Wire::V1).then_some(hosts[current].cursor).flatten();
-        let safe_time_us = opts.start_cursor_us.max(own_time);
-        Supervisor {
-            hosts,
-            current,
-            safe_time_us,
-            switched: false,
-            failures: 0,
-            streak: 0,
-            opts,
-            metrics,
-            tx,
-            stop,
-            filter_updates: None,
-        }
-    }
-
-    async fn run(&mut self) {
-        let mut connections = 0u64;
-        loop {
-            if *self.stop.borrow() {
-                return;
-            }
-            let host = &self.hosts[self.current];
-            let start =
-                resume::start_for(host.wire, host.cursor, self.safe_time_us, self.switched, &self.opts);
-            let start = match self.gap_if_beyond_replay(start).await {
-                Some(s) => s,
-                None => return,
-            };
-            if connections > 0 {
-                self.metrics.reconnects.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            }
-            connections += 1;
-            self.metrics.set_current_host(&self.hosts[self.current].url);
-            let host = &mut self.hosts[self.current];
-            tracing::info!(host = %host.url, start = ?start, "connecting to jetstream");
-            let mut session = Session::new(host, &self.opts, &self.metrics, &self.tx, start);
-            let end = session.run(&mut self.stop, &mut self.filter_updates).await;
-            let filters = std::mem::take(&mut session.filters);
-            let delivered = session.delivered;
-            let last_time = session.last_time_us;
-            let last_wanted = session.last_wanted_time_us;
-            let start_time = session.start_time_us;
-            self.opts.wanted_collections = filters.wanted_collections;
-            self.opts.wanted_dids = filters.wanted_dids;
-            self.switched = false;
-            if delivered > 0 {
-                self.failures = 0;
-                self.streak = 0;
-            }
-            match end {
-                SessionEnd::Stopped | SessionEnd::WriterGone => return,
-                SessionEnd::FiltersChanged => continue,
-                SessionEnd::Blind => {
-                    // Everything since the last wanted event is suspect: the next host replays it.
-                    self.safe_time_us = last_wanted.or(start_time).or(self.safe_time_us);
-                    tracing::warn!(host = %self.hosts[self.current].url, window_s = self.opts.blind_window.as_secs_f64(), "host is blind to the wanted collections: rotating");
-                    self.rotate();
-                    continue;
-                }
-                SessionEnd::CursorTooOld { requested, floor } => {
-                    self.safe_time_us = self.safe_time_us.max(last_time);
-                    let host = &mut self.hosts[self.current];
-                    tracing::warn!(host = %host.url, requested, floor, "cursor below the host's retention floor: recording a gap and resuming at the floor");
-                    host.cursor = Some(floor);
-                    if !self
-                        .send_gap(self.current, GapRange { from: requested, to: floor }, "CursorTooOld")
-                        .await
-                    {
-                        return;
-                    }
-                    continue;
-                }
-                SessionEnd::Failed(reason) => {
-                    self.safe_time_us = self.safe_time_us.max(last_time);
-                    self.failures += 1;
-                    self.streak += 1;
-                    tracing::warn!(host = %self.hosts[self.current].url, reason = %reason, failures = self.failures, "jetstream connection ended");
-                    // A host that fails twice without delivering anything is skipped for the next one.
-                    if self.failures >= 2 && self.hosts.len() > 1 {
-                        self.rotate();
-                    }
-                }
-            }
-            if !self.backoff().await {
-                return;
-            }
-        }
-    }
-
-    fn rotate(&mut self) {
-        self.current = (self.current + 1) % self.hosts.len();
-        self.switched = true;
-        self.failures = 0;
-    }
-
-    /// Sleeps a jittered exponential backoff; false if stopped meanwhile.
-    async fn backoff(&mut self) -> bool {
-        let delay = resume::backoff(
-            self.streak.saturating_sub(1),
-            self.opts.connection.backoff_initial,
-            self.opts.connection.backoff_max,
-        );
-        tokio::select! {
-            _ = tokio::time::sleep(delay) => true,
-            _ = stopped(&mut self.stop) => false,
-        }
-    }
-
-    /// A timestamp resume point older than the replay window moves up to it, with a gap event for the rest.
-    async fn gap_if_beyond_replay(&mut self, start: Start) -> Option<Start> {
-        let floor = now_us() - self.opts.replay_window.as_micros() as i64;
-        let (from, moved) = match start {
-            Start::V1Time(t) if t < floor => (t, Start::V1Time(floor)),
-            Start::V2Time(t) if t < floor => (t, Start::V2Time(floor)),
-            other => return Some(other),
-        };
-        let ok = self
-            .send_gap(self.current, GapRange { from, to: floor }, "resume point beyond the replay window")
-            .await;
-        ok.then_some(moved)
-    }
-
-    async fn send_gap(&mut self, host: usize, range: GapRange, reason: &str) -> bool {
-        let host = &self.hosts[host];
-        let frame = serde_json::json!({"gap": {"from": range.from, "to": range.to, "reason": reason, "host": host.url}});
-        let cursor = match host.wire {
-            // A v1 gap's range is in time_us, its cursor too; a v2 CursorTooOld gap is in seqs.
-            Wire::V1 => Some(range.to),
-            Wire::V2 if reason == "CursorTooOld" => Some(range.to),
-            Wire::V2 => None,
-        };
-        let event = NewEvent {
-            envelope: Envelope::gap(range),
-            frame: frame.to_string().into_bytes(),
-            source_cursor: cursor,
-            received_at_us: now_us(),
-        };
-        self.tx.send(ToWriter::single(host.source.clone(), event)).await.is_ok()
-    }
+    writer.finish().await
 }

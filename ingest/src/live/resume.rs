@@ -1,6 +1,8 @@
-//! Where a connection resumes, and how long to wait before it does: pure functions, tested here.
+//! Where a Jetstream connection resumes: pure functions, tested here.
 
 use std::time::Duration;
+
+use reprise_events::GapRange;
 
 use super::{LiveOptions, Wire};
 
@@ -53,11 +55,33 @@ pub(crate) fn start_for(
     }
 }
 
-/// Full-jitter exponential backoff: a random delay in [base/2, base], base doubling per failure.
-pub(crate) fn backoff(failures: u32, initial: Duration, max: Duration) -> Duration {
-    let base = initial.saturating_mul(1u32 << failures.min(16)).min(max);
-    let half = base / 2;
-    half + half.mul_f64(fastrand::f64())
+/// The latest event time a position may be taken from: reprise's own clock plus `rewind`. A frame
+/// claiming a later `time_us` (a host's clock gone wrong, a hostile frame) is kept with the time it
+/// claims, but as a cursor it would make every resume ask for events the host has not sent yet, and skip
+/// them all. Bounded by the rewind, a resume from the bound asks from no later than the frame's arrival.
+pub(crate) fn latest_trusted_time(now_us: i64, rewind: Duration) -> i64 {
+    now_us.saturating_add(rewind.as_micros() as i64)
+}
+
+/// Where to resume past a frame the WebSocket layer refused right after position `pos` (its own position
+/// cannot be read), and the gap that leaves. `repeats`: refusals in a row with nothing read in between,
+/// each doubling the step from the last one's end; the first is the smallest that can pass a frame (1 ms
+/// of v1 time, one v2 seq). A v1 step never goes past `latest` (see [`latest_trusted_time`]): a host
+/// refusing frame after frame cannot push the position into the future. A v2 range ends at the seq
+/// resumed from (inclusively).
+pub(crate) fn step_over(wire: Wire, pos: i64, repeats: u32, latest: i64) -> (Start, GapRange) {
+    let step = crate::stream::backoff::step(repeats);
+    let (start, to) = match wire {
+        Wire::V1 => {
+            let to = pos.saturating_add(step.saturating_mul(1_000)).min(latest).max(pos.saturating_add(1));
+            (Start::V1Time(to), to)
+        }
+        Wire::V2 => {
+            let to = pos.saturating_add(1).saturating_add(step);
+            (Start::V2Seq(to), to)
+        }
+    };
+    (start, GapRange { from: pos.saturating_add(1), to })
 }
 
 #[cfg(test)]
@@ -90,13 +114,30 @@ mod tests {
     }
 
     #[test]
-    fn backoff_grows_jittered_and_capped() {
-        let (i, m) = (Duration::from_millis(100), Duration::from_secs(1));
-        for _ in 0..50 {
-            let d = backoff(0, i, m);
-            assert!(d >= Duration::from_millis(50) && d <= i, "{d:?}");
-            let d = backoff(10, i, m);
-            assert!(d >= Duration::from_millis(500) && d <= m, "{d:?}");
+    fn a_position_is_never_taken_beyond_the_clock_plus_the_rewind() {
+        let now = 1_800_000_000_000_000;
+        let bound = latest_trusted_time(now, Duration::from_secs(5));
+        assert_eq!(bound, now + 5_000_000);
+        for (claimed, taken) in [
+            (now - 1, now - 1),
+            (now + 2_000_000, now + 2_000_000), // a slight skew: taken as it is
+            (now + 10 * 365 * 86_400_000_000, bound),
+            (i64::MAX, bound),
+        ] {
+            assert_eq!(claimed.min(bound), taken, "{claimed}");
         }
+        assert_eq!(latest_trusted_time(i64::MAX - 1, Duration::from_secs(5)), i64::MAX);
+    }
+
+    #[test]
+    fn a_refused_frame_is_stepped_over_by_a_doubling_step() {
+        let at = |from, to| GapRange { from, to };
+        let never = i64::MAX;
+        assert_eq!(step_over(Wire::V1, 100, 0, never), (Start::V1Time(1_100), at(101, 1_100)));
+        assert_eq!(step_over(Wire::V1, 1_100, 1, never), (Start::V1Time(3_100), at(1_101, 3_100)));
+        assert_eq!(step_over(Wire::V2, 7, 0, 0), (Start::V2Seq(9), at(8, 9)), "seq 8 is skipped");
+        assert_eq!(step_over(Wire::V2, 9, 2, 0), (Start::V2Seq(14), at(10, 14)));
+        assert_eq!(step_over(Wire::V1, never - 5, 63, never).1.to, never, "no overflow");
+        assert_eq!(step_over(Wire::V1, 100, 30, 5_000).0, Start::V1Time(5_000), "never into the future");
     }
 }

@@ -1,17 +1,19 @@
 //! One connection to one host: the handshake, the hello, reading frames until the connection ends, and
 //! the liveness and blindness checks that end it deliberately.
 
+use std::future::Future;
 use std::time::Instant;
 
-use futures_util::{SinkExt, StreamExt};
-use reprise_events::{Envelope, EventKind, NewEvent};
+use reprise_events::{Envelope, EventKind, NewEvent, Shutdown};
 use tokio::sync::{mpsc, watch};
-use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::tungstenite::Message;
 
-use super::resume::Start;
-use super::writer::ToWriter;
+use super::resume::{Start, latest_trusted_time};
 use super::zstd::FrameDecompressor;
-use super::{Filters, Host, LiveOptions, Wire};
+use super::{Host, LiveOptions, Wire};
+use crate::stream::transport::{self, ConnectError, Frame, Incoming, Liveness, ReadError, Socket};
+use crate::stream::writer::ToWriter;
+use crate::stream::{self, Filters};
 use crate::v2::{V2Frame, decode_v2};
 use crate::{DecodedFrame, IngestMetrics, decode_v1, now_us};
 
@@ -29,6 +31,8 @@ pub(crate) enum SessionEnd {
     },
     /// v2 has no `options_update`: new filters mean a new connection.
     FiltersChanged,
+    /// The WebSocket layer refused the frame after the last one read (the host would send it again).
+    Refused(String),
     Failed(String),
 }
 
@@ -50,6 +54,8 @@ pub(crate) struct Session<'a> {
     pub filters: Filters,
     others_since_wanted: u64,
     last_wanted_at: Instant,
+    /// An event ahead of the clock was logged on this connection.
+    warned_ahead: bool,
 }
 
 enum Step {
@@ -80,20 +86,75 @@ impl<'a> Session<'a> {
             last_time_us: None,
             last_wanted_time_us: None,
             start_time_us,
-            filters: Filters {
-                wanted_collections: opts.wanted_collections.clone(),
-                wanted_dids: opts.wanted_dids.clone(),
-            },
+            filters: opts.filters.clone(),
             others_since_wanted: 0,
             last_wanted_at: Instant::now(),
+            warned_ahead: false,
         }
     }
 
     pub(crate) async fn run(
         &mut self,
-        stop: &mut watch::Receiver<bool>,
+        shutdown: &Shutdown,
         filter_updates: &mut Option<watch::Receiver<Filters>>,
     ) -> SessionEnd {
+        let stopped = shutdown.stopped();
+        tokio::pin!(stopped);
+        let (mut ws, mut decompressor) = match self.connect(&mut stopped).await {
+            Ok(connected) => connected,
+            Err(end) => return end,
+        };
+        let mut liveness = Liveness::new(&self.opts.connection, self.opts.blind_window / 4);
+        self.last_wanted_at = Instant::now();
+        loop {
+            let step = tokio::select! {
+                _ = &mut stopped => {
+                    ws.close().await;
+                    return SessionEnd::Stopped;
+                }
+                msg = ws.next() => {
+                    liveness.heard();
+                    match msg {
+                        None => Step::End(SessionEnd::Failed("connection closed".into())),
+                        Some(Err(ReadError::Refused(reason))) => Step::End(SessionEnd::Refused(reason)),
+                        Some(Err(ReadError::Failed(e))) => Step::End(SessionEnd::Failed(e)),
+                        Some(Ok(Incoming::Frame(f))) => self.frame(f, &mut decompressor).await,
+                        Some(Ok(Incoming::Closed(c))) => Step::End(SessionEnd::Failed(format!("closed by the host: {c}"))),
+                        Some(Ok(Incoming::Control)) => Step::Continue,
+                    }
+                }
+                filters = next_filters(filter_updates) => {
+                    self.filters = filters;
+                    match self.host.wire {
+                        Wire::V2 => Step::End(SessionEnd::FiltersChanged),
+                        Wire::V1 => match ws.send(options_update(&self.filters)).await {
+                            Ok(()) => Step::Continue,
+                            Err(e) => Step::End(SessionEnd::Failed(format!("sending options_update: {e}"))),
+                        },
+                    }
+                }
+                _ = liveness.tick() => match liveness.check(&mut ws).await {
+                    Err(e) => Step::End(SessionEnd::Failed(e)),
+                    Ok(()) if self.last_wanted_at.elapsed() > self.opts.blind_window && self.others_since_wanted > 0 => {
+                        Step::End(SessionEnd::Blind)
+                    }
+                    Ok(()) => Step::Continue,
+                },
+            };
+            if let Step::End(end) = step {
+                if !matches!(end, SessionEnd::Failed(_) | SessionEnd::Refused(_)) {
+                    ws.close().await;
+                }
+                return end;
+            }
+        }
+    }
+
+    /// Opens the subscription (after fetching a v2 host's dictionary once) and says hello.
+    async fn connect(
+        &mut self,
+        stopped: &mut (impl Future<Output = ()> + Unpin),
+    ) -> Result<(Socket, Option<FrameDecompressor>), SessionEnd> {
         if self.host.wire == Wire::V2 && self.opts.compress && self.host.dictionary.is_none() {
             match super::dictionary::fetch(&self.host.url, self.opts.connection.idle_timeout).await {
                 Ok(d) => self.host.dictionary = Some(d),
@@ -111,93 +172,30 @@ impl<'a> Session<'a> {
             self.opts.compress,
             dictionary.as_ref().map(|d| d.id),
         );
-        let connect =
-            tokio::time::timeout(self.opts.connection.idle_timeout, tokio_tungstenite::connect_async(&url));
+        let max = self.opts.connection.max_frame_bytes;
+        let connect = tokio::time::timeout(self.opts.connection.idle_timeout, transport::connect(&url, max));
         let mut ws = tokio::select! {
             r = connect => match r {
-                Err(_) => return SessionEnd::Failed("connect timed out".into()),
-                Ok(Err(tungstenite::Error::Http(resp))) => return self.refused(resp.status().as_u16(), resp.body().as_deref()),
-                Ok(Err(e)) => return SessionEnd::Failed(format!("connect: {e}")),
-                Ok(Ok((ws, _))) => ws,
+                Err(_) => return Err(SessionEnd::Failed("connect timed out".into())),
+                Ok(Err(ConnectError::Refused { status, body })) => return Err(self.refused(status, body.as_deref())),
+                Ok(Err(ConnectError::Failed(e))) => return Err(SessionEnd::Failed(format!("connect: {e}"))),
+                Ok(Ok(ws)) => ws,
             },
-            _ = super::stopped(stop) => return SessionEnd::Stopped,
+            _ = stopped => return Err(SessionEnd::Stopped),
         };
         if self.host.wire == Wire::V1
             && let Err(e) = ws.send(options_update(&self.filters)).await
         {
-            return SessionEnd::Failed(format!("sending options_update: {e}"));
+            return Err(SessionEnd::Failed(format!("sending options_update: {e}")));
         }
         tracing::info!(host = %self.host.url, "connected to jetstream");
         let decompressor = match (self.host.wire, self.opts.compress, dictionary) {
-            (Wire::V1, true, _) => Some(FrameDecompressor::v1(self.opts.connection.max_frame_bytes)),
-            (Wire::V2, true, Some(d)) => {
-                Some(FrameDecompressor::with_dictionary(d.bytes, self.opts.connection.max_frame_bytes))
-            }
+            (Wire::V1, true, _) => Some(FrameDecompressor::v1(max)),
+            (Wire::V2, true, Some(d)) => Some(FrameDecompressor::with_dictionary(d.bytes, max)),
             _ => None,
         };
-        let mut decompressor = match decompressor.transpose() {
-            Ok(d) => d,
-            Err(e) => return SessionEnd::Failed(format!("zstd: {e}")),
-        };
-        let check_every = self
-            .opts
-            .connection
-            .ping_interval
-            .min(self.opts.connection.idle_timeout / 4)
-            .min(self.opts.blind_window / 4);
-        let mut tick = tokio::time::interval(check_every.max(std::time::Duration::from_millis(5)));
-        let (mut last_frame, mut last_ping) = (Instant::now(), Instant::now());
-        self.last_wanted_at = Instant::now();
-        loop {
-            let step = tokio::select! {
-                _ = super::stopped(stop) => {
-                    let _ = ws.close(None).await;
-                    return SessionEnd::Stopped;
-                }
-                msg = ws.next() => {
-                    last_frame = Instant::now();
-                    match msg {
-                        None => Step::End(SessionEnd::Failed("connection closed".into())),
-                        Some(Err(e)) => Step::End(SessionEnd::Failed(format!("read: {e}"))),
-                        Some(Ok(Message::Text(t))) => self.frame(t.as_bytes(), false, &mut decompressor).await,
-                        Some(Ok(Message::Binary(b))) => self.frame(&b, true, &mut decompressor).await,
-                        Some(Ok(Message::Close(c))) => Step::End(SessionEnd::Failed(format!("closed by the host: {c:?}"))),
-                        Some(Ok(_)) => Step::Continue, // ping (answered by tungstenite), pong: liveness only
-                    }
-                }
-                filters = next_filters(filter_updates) => {
-                    self.filters = filters;
-                    match self.host.wire {
-                        Wire::V2 => Step::End(SessionEnd::FiltersChanged),
-                        Wire::V1 => match ws.send(options_update(&self.filters)).await {
-                            Ok(()) => Step::Continue,
-                            Err(e) => Step::End(SessionEnd::Failed(format!("sending options_update: {e}"))),
-                        },
-                    }
-                }
-                _ = tick.tick() => {
-                    if last_frame.elapsed() > self.opts.connection.idle_timeout {
-                        Step::End(SessionEnd::Failed(format!("no frame or pong for {:?}", self.opts.connection.idle_timeout)))
-                    } else if self.last_wanted_at.elapsed() > self.opts.blind_window && self.others_since_wanted > 0 {
-                        Step::End(SessionEnd::Blind)
-                    } else if last_ping.elapsed() >= self.opts.connection.ping_interval {
-                        last_ping = Instant::now();
-                        match ws.send(Message::Ping(Default::default())).await {
-                            Ok(()) => Step::Continue,
-                            Err(e) => Step::End(SessionEnd::Failed(format!("ping: {e}"))),
-                        }
-                    } else {
-                        Step::Continue
-                    }
-                }
-            };
-            if let Step::End(end) = step {
-                if !matches!(end, SessionEnd::Failed(_)) {
-                    let _ = ws.close(None).await;
-                }
-                return end;
-            }
-        }
+        let decompressor = decompressor.transpose().map_err(|e| SessionEnd::Failed(format!("zstd: {e}")))?;
+        Ok((ws, decompressor))
     }
 
     /// A handshake the host answered with an HTTP status instead of an upgrade.
@@ -216,32 +214,23 @@ impl<'a> Session<'a> {
         SessionEnd::Failed(format!("handshake refused with HTTP {status}: {text}"))
     }
 
-    async fn frame(
-        &mut self,
-        raw: &[u8],
-        binary: bool,
-        decompressor: &mut Option<FrameDecompressor>,
-    ) -> Step {
+    async fn frame(&mut self, f: Frame, decompressor: &mut Option<FrameDecompressor>) -> Step {
         let max = self.opts.connection.max_frame_bytes;
-        let (bytes, reject): (Vec<u8>, Option<String>) = match (binary, decompressor.as_mut()) {
-            (false, _) if raw.len() > max => (
-                raw[..max].to_vec(),
-                Some(format!(
-                    "frame of {} bytes exceeds the {max}-byte limit; its first {max} bytes are kept",
-                    raw.len()
-                )),
+        let raw = &f.bytes[..];
+        let (bytes, reject): (Vec<u8>, Option<String>) = match (f.text, decompressor.as_mut()) {
+            _ if f.len > max => (raw[..raw.len().min(max)].to_vec(), Some(stream::oversized(f.len, max))),
+            (true, _) => (
+                raw.to_vec(),
+                std::str::from_utf8(raw).err().map(|e| format!("text frame is not UTF-8: {e}")),
             ),
-            (false, _) => (raw.to_vec(), None),
-            (true, Some(d)) => match d.decompress(raw) {
+            (false, Some(d)) => match d.decompress(raw) {
                 Ok(b) => (b, None),
-                Err(reason) => (raw[..raw.len().min(max)].to_vec(), Some(reason)),
+                Err(reason) => (raw.to_vec(), Some(reason)),
             },
-            (true, None) => (
-                raw[..raw.len().min(max)].to_vec(),
-                Some("binary frame on an uncompressed connection".into()),
-            ),
+            (false, None) => (raw.to_vec(), Some("binary frame on an uncompressed connection".into())),
         };
-        self.metrics.received(bytes.len(), raw.len());
+        self.metrics.received(bytes.len(), f.len);
+        let received_at_us = now_us();
         let decoded = match reject {
             Some(reason) => DecodedFrame { envelope: Envelope::rejected(reason), cursor: None },
             None => match self.host.wire {
@@ -258,34 +247,55 @@ impl<'a> Session<'a> {
                 },
             },
         };
-        self.observe(&decoded);
+        let latest = latest_trusted_time(received_at_us, self.opts.rewind);
+        if decoded.envelope.event_time_us.is_some_and(|t| t > latest) {
+            self.ahead_of_clock(&decoded);
+        }
+        // A v1 position is a time: never one beyond the latest trusted time (a v2 seq is no clock).
+        let position = match self.host.wire {
+            Wire::V1 => decoded.cursor.map(|c| c.min(latest)),
+            Wire::V2 => decoded.cursor,
+        };
+        self.observe(&decoded, position, latest);
         let event = NewEvent {
             envelope: decoded.envelope,
             frame: bytes,
             source_cursor: decoded.cursor,
-            received_at_us: now_us(),
+            received_at_us,
         };
-        if self.tx.send(ToWriter::single(self.host.source.clone(), event)).await.is_err() {
+        if self.tx.send(ToWriter::at(self.host.source.clone(), Some(event), position)).await.is_err() {
             return Step::End(SessionEnd::WriterGone);
         }
         self.delivered += 1;
         Step::Continue
     }
 
-    fn observe(&mut self, d: &DecodedFrame) {
-        if let Some(c) = d.cursor {
+    /// An event whose time is ahead of reprise's clock by more than the rewind: kept with the time it
+    /// claims, counted, and said once per connection (a host whose clock is wrong sends many).
+    fn ahead_of_clock(&mut self, d: &DecodedFrame) {
+        self.metrics.clock_ahead.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if !self.warned_ahead {
+            self.warned_ahead = true;
+            tracing::warn!(host = %self.host.url, time_us = ?d.envelope.event_time_us, did = ?d.envelope.did, "event time ahead of this machine's clock: kept, but it moves no cursor past now + rewind");
+        }
+    }
+
+    /// Notes what a frame says about the host: its position, and (bounded by `latest`) its event time.
+    fn observe(&mut self, d: &DecodedFrame, position: Option<i64>, latest: i64) {
+        if let Some(c) = position {
             self.host.cursor = self.host.cursor.max(Some(c));
         }
         let env = &d.envelope;
-        if let Some(t) = env.event_time_us {
+        let time = env.event_time_us.map(|t| t.min(latest));
+        if let Some(t) = time {
             self.last_time_us = self.last_time_us.max(Some(t));
         }
         let wanted = env.kind() == EventKind::Commit
-            && env.collection.as_deref().is_some_and(|c| wanted(&self.filters.wanted_collections, c));
+            && env.collection.as_deref().is_some_and(|c| self.filters.wants_collection(c));
         if wanted {
             self.last_wanted_at = Instant::now();
             self.others_since_wanted = 0;
-            self.last_wanted_time_us = self.last_wanted_time_us.max(env.event_time_us);
+            self.last_wanted_time_us = self.last_wanted_time_us.max(time);
         } else {
             self.others_since_wanted += 1;
         }
@@ -309,15 +319,6 @@ async fn next_filters(updates: &mut Option<watch::Receiver<Filters>>) -> Filters
         *updates = None;
     }
     std::future::pending().await
-}
-
-/// Whether `collection` is among `wanted` (exact NSIDs or `prefix.*`); an empty list wants everything.
-fn wanted(wanted: &[String], collection: &str) -> bool {
-    wanted.is_empty()
-        || wanted.iter().any(|w| match w.strip_suffix('*') {
-            Some(prefix) => collection.starts_with(prefix),
-            None => w == collection,
-        })
 }
 
 /// The subscription URL for a host, wire and start position. Never sets `maxMessageSizeBytes`: a limit
@@ -369,15 +370,5 @@ mod tests {
             subscribe_url("ws://h/x", Wire::V2, Start::Live, &f, true, Some(9)),
             "ws://h/x?collections=fm.plyr.*&dids=did:plc:a&zstdDictionary=9"
         );
-    }
-
-    #[test]
-    fn wanted_collections_match_exactly_or_by_prefix() {
-        let w = vec!["fm.plyr.*".to_owned(), "fm.teal.feed.play".to_owned()];
-        assert!(wanted(&w, "fm.plyr.track"));
-        assert!(wanted(&w, "fm.teal.feed.play"));
-        assert!(!wanted(&w, "fm.teal.actor.status"));
-        assert!(!wanted(&w, "app.bsky.feed.like"));
-        assert!(wanted(&[], "anything"));
     }
 }

@@ -7,7 +7,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use reprise_events::EventLog;
+use reprise_events::{EventLog, Shutdown};
 use reprise_ingest::{IngestError, IngestMetrics};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -16,24 +16,24 @@ use tokio::task::JoinHandle;
 pub const PATIENCE: Duration = Duration::from_secs(30);
 
 pub struct Following {
-    stop: watch::Sender<bool>,
+    shutdown: Shutdown,
     task: JoinHandle<Result<EventLog, IngestError>>,
     pub head: watch::Receiver<i64>,
     pub metrics: Arc<IngestMetrics>,
 }
 
 impl Following {
-    /// Runs `run(log, metrics, stop)` as a task, watching the log's head.
+    /// Runs `run(log, metrics, shutdown)` as a task, watching the log's head.
     pub fn spawn<F, Fut>(log: EventLog, run: F) -> Following
     where
-        F: FnOnce(EventLog, Arc<IngestMetrics>, watch::Receiver<bool>) -> Fut,
+        F: FnOnce(EventLog, Arc<IngestMetrics>, Shutdown) -> Fut,
         Fut: Future<Output = Result<EventLog, IngestError>> + Send + 'static,
     {
         let head = log.subscribe();
         let metrics = Arc::new(IngestMetrics::default());
-        let (stop, stop_rx) = watch::channel(false);
-        let task = tokio::spawn(run(log, metrics.clone(), stop_rx));
-        Following { stop, task, head, metrics }
+        let shutdown = Shutdown::new();
+        let task = tokio::spawn(run(log, metrics.clone(), shutdown.clone()));
+        Following { shutdown, task, head, metrics }
     }
 
     pub async fn wait_head(&mut self, n: i64) {
@@ -43,7 +43,7 @@ impl Following {
     }
 
     pub async fn stop(self) -> EventLog {
-        self.stop.send_replace(true);
+        self.shutdown.stop();
         self.task.await.unwrap().unwrap()
     }
 }

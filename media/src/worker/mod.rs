@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use reprise_atproto_net::IdentityResolver;
-use reprise_events::LogError;
+use reprise_events::{LogError, Shutdown};
 use reprise_projector::media_jobs::{MediaReader, OpenJob};
 use reprise_projector::{ProjectorError, VIEWS_FILE};
 use tokio::sync::watch;
@@ -74,13 +74,13 @@ impl MediaWorker {
 }
 
 /// Starts the worker on the log and read models in `data_dir`. `checkpoint` moves when the projector has
-/// applied more of the log; the worker stops once `stop` turns true.
+/// applied more of the log; the worker stops once `stop` is stopped.
 pub fn start(
     data_dir: &Path,
     pipeline: MediaPipeline,
     runner: RunnerConfig,
     checkpoint: watch::Receiver<i64>,
-    stop: watch::Receiver<bool>,
+    stop: Shutdown,
 ) -> Result<MediaWorker, WorkerError> {
     let identity = pipeline.identity.clone();
     let ledger = Arc::new(Mutex::new(Ledger::default()));
@@ -104,7 +104,7 @@ async fn work(
     ledger: Arc<Mutex<Ledger>>,
     identity: Arc<IdentityResolver>,
     mut checkpoint: watch::Receiver<i64>,
-    mut stop: watch::Receiver<bool>,
+    stop: Shutdown,
 ) -> Result<(), WorkerError> {
     let reader = open_reader(&views).await?;
     let mut identity_seq = reader.lock().unwrap_or_else(std::sync::PoisonError::into_inner).checkpoint()?;
@@ -131,7 +131,7 @@ async fn work(
         tokio::select! {
             _ = checkpoint.changed() => {}
             _ = tokio::time::sleep(POLL) => {}
-            _ = stop.wait_for(|s| *s) => return Ok(()),
+            _ = stop.stopped() => return Ok(()),
         }
     }
 }
@@ -149,7 +149,7 @@ fn claim(ledger: &Mutex<Ledger>, job: OpenJob) -> Option<OpenJob> {
     Some(job)
 }
 
-fn submit(runner: &JobRunner, job: OpenJob, stop: &watch::Receiver<bool>) {
+fn submit(runner: &JobRunner, job: OpenJob, stop: &Shutdown) {
     // A retry that was scheduled before a restart still waits for its time.
     let wait = job
         .retry_at_ms
@@ -161,11 +161,11 @@ fn submit(runner: &JobRunner, job: OpenJob, stop: &watch::Receiver<bool>) {
         .unwrap_or_default();
     tracing::info!(cid = %job.cid, did = %job.did, state = %job.state, attempts = job.attempts, "media job submitted");
     let media_job = MediaJob { did: job.did, cid: job.cid, attempts_done: job.attempts };
-    let (runner, mut stop) = (runner.clone(), stop.clone());
+    let (runner, stopped) = (runner.clone(), stop.stopped());
     tokio::spawn(async move {
         let due = tokio::select! {
             _ = tokio::time::sleep(wait) => true,
-            _ = stop.wait_for(|s| *s) => false,
+            _ = stopped => false,
         };
         if due {
             runner.submit(media_job).await;
